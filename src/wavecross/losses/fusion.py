@@ -1,0 +1,57 @@
+"""L_all = L_int + L_heat, with every weight in one dataclass (the training config's ``loss`` section)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from .heat import local_energy_loss, rank_loss
+from .intensity import gradient_loss, intensity_loss
+
+
+@dataclass(frozen=True)
+class FusionLossWeights:
+    """Weights of L_all = intensity·L1(F, max) + gradient·L_grad + rank·L_rank + energy·L_energy.
+
+    ``rank`` and ``energy`` are λ1 and λ2 of L_heat; pair counts are per batch.
+    """
+
+    intensity: float = 1.0
+    gradient: float = 10.0
+    rank: float = 50.0
+    energy: float = 10.0
+    rank_random_pairs: int = 4096
+    rank_neighbour_pairs: int = 4096
+
+
+def fusion_loss(
+    fused: Tensor, ir: Tensor, vis: Tensor, weights: FusionLossWeights | None = None,
+    generator: torch.Generator | None = None,
+) -> dict[str, Tensor]:
+    """All terms of L_all, unweighted, plus ``total`` (weighted sum) for backward."""
+    w = weights or FusionLossWeights()
+    terms = {
+        "intensity": intensity_loss(fused, ir, vis),
+        "gradient": gradient_loss(fused, ir, vis),
+        "rank": rank_loss(fused, ir, w.rank_random_pairs, w.rank_neighbour_pairs, generator),
+        "energy": local_energy_loss(fused, ir),
+    }
+    terms["total"] = (
+        w.intensity * terms["intensity"] + w.gradient * terms["gradient"]
+        + w.rank * terms["rank"] + w.energy * terms["energy"]
+    )
+    return terms
+
+
+class FusionLoss(nn.Module):
+    """Module wrapper holding the weights and a seeded generator for the rank-pair sampling."""
+
+    def __init__(self, weights: FusionLossWeights | None = None, seed: int = 0) -> None:
+        super().__init__()
+        self.weights = weights or FusionLossWeights()
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def forward(self, fused: Tensor, ir: Tensor, vis: Tensor) -> dict[str, Tensor]:
+        return fusion_loss(fused, ir, vis, self.weights, self.generator)

@@ -1,0 +1,31 @@
+"""L_int, the content term of the fusion loss: intensity toward the brighter source, gradients toward the stronger.
+
+The method text says only that L_int measures "illumination and contour information". We use the field's common
+form (SeAFusion, TarDAL, CDDFuse): L1(F, max(IR, VIS)) keeps the brighter (usually hotter or better-lit) pixel,
+and L1(|∇F|, max(|∇IR|, |∇VIS|)) keeps the stronger edge of either source. |∇| = |Sobel_x| + |Sobel_y|.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+_SOBEL_X = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
+
+
+def sobel_magnitude(x: Tensor) -> Tensor:
+    """|∂x| + |∂y| of a (B, 1, H, W) image with 3×3 Sobel kernels and replicate padding."""
+    kernels = torch.stack((_SOBEL_X, _SOBEL_X.t())).unsqueeze(1).to(x)
+    grads = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), kernels)
+    return grads.abs().sum(dim=1, keepdim=True)
+
+
+def intensity_loss(fused: Tensor, ir: Tensor, vis: Tensor) -> Tensor:
+    """L1 distance of F to the pixel-wise max of the sources."""
+    return F.l1_loss(fused, torch.maximum(ir, vis))
+
+
+def gradient_loss(fused: Tensor, ir: Tensor, vis: Tensor) -> Tensor:
+    """L1 distance of |∇F| to the pixel-wise max of the sources' gradient magnitudes."""
+    return F.l1_loss(sobel_magnitude(fused), torch.maximum(sobel_magnitude(ir), sobel_magnitude(vis)))

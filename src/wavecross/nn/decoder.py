@@ -1,0 +1,39 @@
+"""Fusion decoder: fused deep feature + both modality deep features → fused image.
+
+Layout (method text §3.4, Fig. 4), with the conv numbering used for the residual mixing:
+conv1 C→C on (fused + deep IR + deep visible), then residual mix with the two deep encoder features;
+conv2 C→C/2, ×2; conv3 C/2→C/4, ×2; conv4 C/4→S, ×2 (full resolution);
+skip: concatenate the IR and visible shallow features; conv5 3S→S, then residual mix with the two shallow features;
+head: 1×1 conv to one channel and a sigmoid, so the output lies in [0, 1].
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from .config import WaveCrossConfig
+from .encoder import conv3x3, upsample2x
+
+
+class FusionDecoder(nn.Module):
+    def __init__(self, cfg: WaveCrossConfig) -> None:
+        super().__init__()
+        c, s = cfg.channels, cfg.shallow_channels
+        self.conv1 = conv3x3(c, c)
+        self.conv2 = conv3x3(c, c // 2)
+        self.conv3 = conv3x3(c // 2, c // 4)
+        self.conv4 = conv3x3(c // 4, s)
+        self.conv5 = conv3x3(3 * s, s)
+        self.head = nn.Conv2d(s, 1, 1)
+
+    def forward(
+        self, fused: Tensor, deep_ir: Tensor, deep_vis: Tensor, shallow_ir: Tensor, shallow_vis: Tensor
+    ) -> Tensor:
+        deep = deep_ir + deep_vis
+        x = self.conv1(fused + deep) + deep  # residual mix 1: keep the pre-trained deep features
+        x = upsample2x(self.conv2(x))
+        x = upsample2x(self.conv3(x))
+        x = upsample2x(self.conv4(x))
+        x = self.conv5(torch.cat((x, shallow_ir, shallow_vis), dim=1)) + shallow_ir + shallow_vis  # residual mix 2
+        return torch.sigmoid(self.head(x))

@@ -1,0 +1,69 @@
+"""Saving and loading Wave-Cross weights as safetensors (no pickle), with the config in the file's metadata."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from ..errors import WavecrossError
+
+
+def save_weights(model: nn.Module, path: str | Path, half: bool = False, extra: dict[str, str] | None = None) -> None:
+    """Write ``model.state_dict()`` atomically; floating tensors become fp16 when ``half``.
+
+    The model's ``config`` (if it has one with ``to_dict``) is stored as JSON metadata under ``"config"``.
+    """
+    path = Path(path)
+    tensors = {}
+    for key, value in model.state_dict().items():
+        value = value.detach().cpu()
+        if half and value.is_floating_point():
+            value = value.half()
+        tensors[key] = value.contiguous()
+    metadata = dict(extra or {})
+    config = getattr(model, "config", None)
+    if config is not None and hasattr(config, "to_dict"):
+        metadata["config"] = json.dumps(config.to_dict())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(tensors, str(tmp), metadata=metadata)
+    os.replace(tmp, path)
+
+
+def read_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Tensors and metadata of a safetensors file; a missing or corrupt file is a :class:`WavecrossError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise WavecrossError(f"{path}: weights file not found; check the path (or omit --weights to use the shipped "
+                             "model).")
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as f:
+            metadata = dict(f.metadata() or {})
+        return load_file(str(path)), metadata
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise WavecrossError(f"{path}: not a readable safetensors weights file ({exc}); point to a file written "
+                             "by wavecross train or WaveCross.save.") from None
+
+
+def load_weights(path: str | Path, map_location: str = "cpu") -> nn.Module:
+    """Build a :class:`~wavecross.nn.WaveCross` from the config in ``path`` and load its weights (fp32)."""
+    from .network import WaveCross
+
+    tensors, metadata = read_weights(path)
+    if "config" not in metadata:
+        raise WavecrossError(f"{path}: has no model config in its metadata; it was not written by wavecross.")
+    model = WaveCross(json.loads(metadata["config"]))
+    state = {k: v.float() if v.is_floating_point() else v for k, v in tensors.items()}
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise WavecrossError(f"{path}: weights do not match the stored config ({str(exc)[:160]}).") from None
+    return model.to(map_location)

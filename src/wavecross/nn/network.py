@@ -1,0 +1,88 @@
+"""The Wave-Cross network: encoders → WA-L / WA-H → two-stage cross-attention → fusion decoder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .attention import PatchEmbed, PatchUnembed
+from .config import WaveCrossConfig, get_config
+from .cross import CrossAttentionFusion
+from .decoder import FusionDecoder
+from .encoder import ModalityEncoder
+from .wa import WaveletAttention
+
+
+def pad_to_multiple(x: Tensor, multiple: int) -> tuple[Tensor, tuple[int, int]]:
+    """Pad (B, C, H, W) at the bottom/right to multiples of ``multiple``; returns the padded tensor and (H, W).
+
+    Reflection padding keeps image statistics at the border (no artificial dark frame); when the pad is larger
+    than the image allows for reflection, the remainder is filled by replication.
+    """
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if ph or pw:
+        rh, rw = min(ph, h - 1), min(pw, w - 1)
+        if rh or rw:
+            x = F.pad(x, (0, rw, 0, rh), mode="reflect")
+        if ph > rh or pw > rw:
+            x = F.pad(x, (0, pw - rw, 0, ph - rh), mode="replicate")
+    return x, (h, w)
+
+
+class WaveCross(nn.Module):
+    """Infrared–visible fusion network.
+
+    ``forward(ir, vis)`` takes two (B, 1, H, W) tensors in [0, 1] (IR grey and visible Y), any H, W ≥ 16, and returns
+    the fused (B, 1, H, W) image in [0, 1]. Sizes that are not multiples of :attr:`WaveCrossConfig.size_multiple`
+    are padded inside and cropped back, so the output always has the input's size.
+    """
+
+    def __init__(self, config: str | WaveCrossConfig | dict | None = None) -> None:
+        super().__init__()
+        cfg = get_config(config)
+        self.config = cfg
+        self.encoder_ir = ModalityEncoder(cfg)
+        self.encoder_vis = ModalityEncoder(cfg)
+        self.wa_ir = WaveletAttention(cfg, "low")  # WA-L
+        self.wa_vis = WaveletAttention(cfg, "high")  # WA-H
+        self.embed_ir = PatchEmbed(cfg.channels, cfg.patch_size, cfg.dim)
+        self.embed_vis = PatchEmbed(cfg.channels, cfg.patch_size, cfg.dim)
+        self.cross = CrossAttentionFusion(cfg)
+        self.unembed = PatchUnembed(cfg.channels, cfg.patch_size, cfg.dim)
+        self.decoder = FusionDecoder(cfg)
+
+    def encoders(self) -> list[nn.Module]:
+        """The two modality encoders (pre-trained in stage 1, frozen by default in stage 2)."""
+        return [self.encoder_ir, self.encoder_vis]
+
+    def forward(self, ir: Tensor, vis: Tensor) -> Tensor:
+        if ir.shape != vis.shape or ir.ndim != 4 or ir.shape[1] != 1:
+            raise ValueError(f"expected two (B, 1, H, W) tensors of the same shape, got {tuple(ir.shape)} "
+                             f"and {tuple(vis.shape)}")
+        if min(ir.shape[-2:]) < 16:
+            raise ValueError(f"images must be at least 16×16, got {tuple(ir.shape[-2:])}")
+        m = self.config.size_multiple
+        ir_p, (h, w) = pad_to_multiple(ir, m)
+        vis_p, _ = pad_to_multiple(vis, m)
+        shallow_ir, deep_ir = self.encoder_ir(ir_p)
+        shallow_vis, deep_vis = self.encoder_vis(vis_p)
+        tokens = self.cross(self.embed_ir(self.wa_ir(deep_ir)), self.embed_vis(self.wa_vis(deep_vis)))
+        fused = self.unembed(tokens, deep_ir.shape[-2:])
+        out = self.decoder(fused, deep_ir, deep_vis, shallow_ir, shallow_vis)
+        return out[..., :h, :w]
+
+    def save(self, path: str | Path, half: bool = False) -> None:
+        """Save weights (and the config, as metadata) to a safetensors file; ``half`` stores fp16."""
+        from .io import save_weights
+
+        save_weights(self, path, half=half)
+
+    @classmethod
+    def load(cls, path: str | Path, map_location: str = "cpu") -> WaveCross:
+        """A network built from the config stored in a safetensors file, with its weights."""
+        from .io import load_weights
+
+        return load_weights(path, map_location=map_location)

@@ -1,0 +1,116 @@
+import pytest
+import torch
+
+from wavecross.losses import (
+    fusion_loss,
+    gradient_loss,
+    heat_consistency_loss,
+    intensity_loss,
+    local_energy_loss,
+    local_mean,
+    rank_loss,
+    reconstruction_loss,
+    sample_pairs,
+    thermal_saliency,
+)
+
+
+def _gen(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+def test_rank_loss_zero_for_identity_positive_for_inversion():
+    ir = torch.rand(2, 1, 32, 32, generator=_gen(1))
+    assert rank_loss(ir, ir, generator=_gen()) == 0
+    assert rank_loss(1 - ir, ir, generator=_gen()) > 0
+    # a monotone (order-preserving) remapping costs nothing either
+    assert rank_loss(ir**2, ir, generator=_gen()) == 0
+
+
+def test_rank_loss_larger_for_violations_in_hot_regions():
+    # Left half cold (around 0.2), right half hot (around 0.9), both with the same internal gradient.
+    ramp = torch.linspace(0, 0.1, 16).repeat(32, 1)
+    ir = torch.cat((0.15 + ramp, 0.85 + ramp), dim=1)[None, None]
+    flip_cold, flip_hot = ir.clone(), ir.clone()
+    flip_cold[..., :16] = 0.15 + ramp.flip(-1)  # same inversion inside the cold half
+    flip_hot[..., 16:] = 0.85 + ramp.flip(-1)  # ... and inside the hot half
+    cold = rank_loss(flip_cold, ir, 0, 20000, _gen())
+    hot = rank_loss(flip_hot, ir, 0, 20000, _gen())
+    assert cold > 0 and hot > 5 * cold
+
+
+def test_pairs_reproducible_and_in_range():
+    i1, j1 = sample_pairs(10, 12, 100, 100, _gen(3))
+    i2, j2 = sample_pairs(10, 12, 100, 100, _gen(3))
+    assert torch.equal(i1, i2) and torch.equal(j1, j2)
+    assert i1.max() < 120 and j1.max() < 120 and i1.min() >= 0
+    # neighbour pairs are adjacent (right, below, or diagonal)
+    di = (j1[100:] // 12 - i1[100:] // 12, j1[100:] % 12 - i1[100:] % 12)
+    assert set(zip(di[0].tolist(), di[1].tolist(), strict=True)) <= {(0, 1), (1, 0), (1, 1)}
+    i3, _ = sample_pairs(10, 12, 100, 100, _gen(4))
+    assert not torch.equal(i1, i3)
+
+
+def test_saliency_values():
+    s = thermal_saliency(torch.tensor([0.6, 1.0, 0.0]))
+    assert s[0] == pytest.approx(0.5)
+    assert s[1] == pytest.approx(1 / (1 + torch.exp(torch.tensor(-4.0)).item()))
+    assert s[2] == pytest.approx(1 / (1 + torch.exp(torch.tensor(6.0)).item()))
+
+
+def test_local_energy_zero_for_identity_and_analytic_for_offset():
+    ir = torch.rand(1, 1, 20, 24, generator=_gen(2)) * 0.5
+    assert local_energy_loss(ir, ir) == 0
+    c = 0.1
+    # (F - IR) = c everywhere; with zero padding the box mean of c at (y, x) is c·ny(y)·nx(x)/49,
+    # where ny, nx count the window rows/columns inside the image.
+    def inside(n, size):
+        return torch.tensor([min(k + 3, size - 1) - max(k - 3, 0) + 1 for k in range(size)], dtype=torch.float64)
+
+    diff = c * torch.outer(inside(0, 20), inside(0, 24)) / 49
+    expected = (diff**2).mean().item()
+    assert local_energy_loss(ir + c, ir).item() == pytest.approx(expected, rel=1e-5)
+    # away from the border the local-mean difference is exactly c
+    d = local_mean(ir + c) - local_mean(ir)
+    assert torch.allclose(d[..., 3:-3, 3:-3], torch.full_like(d[..., 3:-3, 3:-3], c), atol=1e-6)
+
+
+def test_heat_consistency_combines_terms():
+    ir = torch.rand(1, 1, 32, 32, generator=_gen(5))
+    f = 1 - ir
+    out = heat_consistency_loss(f, ir, rank_weight=2.0, energy_weight=3.0, generator=_gen())
+    rank = rank_loss(f, ir, generator=_gen())
+    assert out["rank"] == pytest.approx(rank.item())
+    assert out["total"].item() == pytest.approx(2 * rank.item() + 3 * local_energy_loss(f, ir).item(), rel=1e-6)
+
+
+def test_intensity_and_gradient_terms():
+    ir = torch.zeros(1, 1, 16, 16)
+    vis = torch.zeros(1, 1, 16, 16)
+    ir[..., 4:8, 4:8] = 1.0
+    vis[..., :, 10:] = 0.5
+    target = torch.maximum(ir, vis)
+    assert intensity_loss(target, ir, vis) == 0
+    assert gradient_loss(target, ir, vis) == 0
+    assert intensity_loss(torch.zeros_like(ir), ir, vis) == pytest.approx(target.mean().item())
+    assert gradient_loss(torch.zeros_like(ir), ir, vis) > 0
+
+
+def test_fusion_loss_total_is_weighted_sum():
+    from wavecross.losses import FusionLossWeights
+
+    ir, vis = torch.rand(2, 1, 32, 32, generator=_gen(6)), torch.rand(2, 1, 32, 32, generator=_gen(7))
+    f = 0.5 * (ir + vis)
+    w = FusionLossWeights(intensity=1.0, gradient=2.0, rank=3.0, energy=4.0)
+    t = fusion_loss(f, ir, vis, w, _gen())
+    expected = t["intensity"] + 2 * t["gradient"] + 3 * t["rank"] + 4 * t["energy"]
+    assert torch.isclose(t["total"], expected)
+
+
+def test_reconstruction_loss():
+    x = torch.rand(2, 1, 32, 32, generator=_gen(8))
+    same = reconstruction_loss(x, x)
+    assert same["total"].item() == pytest.approx(0.0, abs=1e-6)
+    worse = reconstruction_loss(torch.zeros_like(x), x, eps=2.0)
+    assert worse["total"] == pytest.approx((worse["pixel"] + 2 * worse["ssim"]).item())
+    assert worse["pixel"] > 0 and worse["ssim"] > 0
