@@ -38,7 +38,10 @@ class MultiHeadAttention(nn.Module):
         nk = context.shape[1]
         q = self.q(query).view(b, nq, self.heads, d // self.heads).transpose(1, 2)
         k, v = self.kv(context).view(b, nk, 2, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
-        out = F.scaled_dot_product_attention(q, k, v, scale=self.scale)
+        # Fold our scale into q and let SDPA apply its default (head_dim^-1/2): same result, and exporters that
+        # drop SDPA's ``scale`` argument (ONNX) stay correct.
+        q = q * (self.scale * (d // self.heads) ** 0.5)
+        out = F.scaled_dot_product_attention(q, k, v)
         return self.drop(self.proj(out.transpose(1, 2).reshape(b, nq, d)))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -23,12 +24,10 @@ def pad_to_multiple(x: Tensor, multiple: int) -> tuple[Tensor, tuple[int, int]]:
     """
     h, w = x.shape[-2:]
     ph, pw = (-h) % multiple, (-w) % multiple
-    if ph or pw:
-        rh, rw = min(ph, h - 1), min(pw, w - 1)
-        if rh or rw:
-            x = F.pad(x, (0, rw, 0, rh), mode="reflect")
-        if ph > rh or pw > rw:
-            x = F.pad(x, (0, pw - rw, 0, ph - rh), mode="replicate")
+    # Unconditional pads (possibly of zero) and sym_min keep this traceable with symbolic sizes (ONNX export).
+    rh, rw = torch.sym_min(ph, h - 1), torch.sym_min(pw, w - 1)
+    x = F.pad(x, (0, rw, 0, rh), mode="reflect")
+    x = F.pad(x, (0, pw - rw, 0, ph - rh), mode="replicate")
     return x, (h, w)
 
 

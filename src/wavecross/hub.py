@@ -1,0 +1,76 @@
+"""Models by name, with their bundled weights (like timm's ``create_model(name, pretrained=True)``).
+
+Weights ship inside the package (``wavecross/weights/*.safetensors``, fp16, loaded without pickle) and are never
+downloaded. ``load_model("wavecross")`` returns the trained network in eval mode on the chosen device.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import torch
+
+from .errors import WavecrossError
+from .nn import WaveCross, load_weights
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    weights: str
+    description: str
+
+
+MODELS: dict[str, ModelEntry] = {
+    "wavecross": ModelEntry(
+        "wavecross.safetensors",
+        "Wave-Cross, paper configuration, trained with configs/wavecross.yaml (see docs/MODEL_CARD.md)",
+    ),
+}
+
+
+def list_models() -> list[str]:
+    """Names accepted by :func:`load_model`."""
+    return sorted(MODELS)
+
+
+def weights_path(name: str) -> Path:
+    """Path of a named model's bundled weights file."""
+    if name not in MODELS:
+        raise WavecrossError(f"unknown model {name!r}; available: {', '.join(list_models())}.")
+    path = Path(str(resources.files("wavecross") / "weights" / MODELS[name].weights))
+    if not path.is_file():
+        raise WavecrossError(f"{path}: bundled weights of model {name!r} are missing; reinstall wavecross or pass "
+                             "--weights FILE.")
+    return path
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``auto`` → CUDA if present, else Apple MPS, else CPU; a named device must exist."""
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if device not in ("cpu", "cuda", "mps") and not device.startswith("cuda:"):
+        raise WavecrossError(f"unknown device {device!r}; use auto, cpu, cuda or mps.")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise WavecrossError("--device cuda was asked for but no CUDA GPU is available; use --device cpu or auto.")
+    if device == "mps" and not torch.backends.mps.is_available():
+        raise WavecrossError("--device mps was asked for but Apple MPS is not available; use --device cpu or auto.")
+    return torch.device(device)
+
+
+def load_model(name: str = "wavecross", device: str | torch.device = "auto",
+               weights: str | Path | None = None) -> WaveCross:
+    """The named model with its bundled weights (or the ``weights`` file given), in eval mode on ``device``.
+
+    ``weights`` may be a ``model.safetensors`` written by ``wavecross train`` or :meth:`WaveCross.save`.
+    """
+    path = Path(weights) if weights is not None else weights_path(name)
+    model = load_weights(path)
+    return model.eval().to(resolve_device(device))

@@ -1,0 +1,255 @@
+"""Fusing images with a trained model: the Python API behind ``wavecross fuse``.
+
+Conventions (those of the field): the network fuses one luminance channel, the IR grey level and the visible
+BT.601 Y, both in [0, 1]. A colour visible image gives a colour result: the fused Y is recombined with the
+visible Cb/Cr (BT.601 full range) and clamped to [0, 1]. RGB-stored IR (three equal channels) is read as grey.
+16-bit inputs are normalised robustly (0.1/99.9 percentiles → 0/1; see :func:`wavecross.data.io.to_unit`). The
+output always has exactly the input's size.
+
+Large images are fused in overlapping tiles blended with linear ramps, so memory stays bounded; the tile size is
+chosen automatically above :data:`AUTO_TILE_PIXELS` or set with ``tile``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .data.io import is_grey, luminance, read_image, rgb_to_ycbcr, to_unit, ycbcr_to_rgb
+from .errors import WavecrossError
+from .hub import load_model, resolve_device
+from .nn import WaveCross
+
+AUTO_TILE_PIXELS = 1280 * 1024  # above this many pixels, tile automatically
+DEFAULT_TILE = 768
+DEFAULT_OVERLAP = 96
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+Fuser = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def _tile_starts(size: int, tile: int, overlap: int) -> list[int]:
+    if size <= tile:
+        return [0]
+    step = tile - overlap
+    starts = list(range(0, size - tile, step)) + [size - tile]
+    return sorted(set(starts))
+
+
+def _ramp(length: int, overlap: int, rise_start: bool, rise_end: bool) -> Tensor:
+    """1-D blending weight: linear ramps over ``overlap`` pixels at the sides that meet another tile."""
+    w = torch.ones(length)
+    ramp = (torch.arange(overlap, dtype=torch.float32) + 0.5) / overlap
+    if rise_start:
+        w[:overlap] = ramp
+    if rise_end:
+        w[-overlap:] = ramp.flip(0)
+    return w
+
+
+@torch.no_grad()
+def fuse_tensors(
+    model: WaveCross, ir: Tensor, vis: Tensor, tile: int | None = None, overlap: int = DEFAULT_OVERLAP,
+    precision: str = "fp32",
+) -> Tensor:
+    """Fuse (B, 1, H, W) luminance tensors in [0, 1] on the model's device; returns (B, 1, H, W) in [0, 1].
+
+    ``tile=None`` tiles automatically when H·W > :data:`AUTO_TILE_PIXELS`; ``tile=0`` never tiles.
+    """
+    if precision not in PRECISIONS:
+        raise WavecrossError(f"unknown precision {precision!r}; use fp32, bf16 or fp16.")
+    device = next(model.parameters()).device
+    dtype = PRECISIONS[precision]
+    if dtype is torch.float16 and device.type == "cpu":
+        raise WavecrossError("fp16 is not supported on the CPU; use --precision bf16 or fp32 there.")
+    h, w = ir.shape[-2:]
+    if min(h, w) < 16:
+        raise WavecrossError(f"image of {w}×{h} pixels is too small; both sides must be at least 16 pixels.")
+    if tile is None:
+        tile = DEFAULT_TILE if h * w > AUTO_TILE_PIXELS else 0
+    if tile and tile < 64:
+        raise WavecrossError(f"tile size {tile} is too small; use at least 64 (or 0 to disable tiling).")
+
+    def run(a: Tensor, b: Tensor) -> Tensor:
+        a, b = a.to(device), b.to(device)
+        if dtype is None:
+            return model(a, b).float()
+        with torch.autocast(device.type, dtype=dtype):
+            return model(a, b).float()
+
+    if not tile or (h <= tile and w <= tile):
+        return run(ir, vis).clamp(0, 1).cpu()
+    overlap = min(overlap, tile // 2)
+    out = torch.zeros(ir.shape[0], 1, h, w)
+    weight = torch.zeros(1, 1, h, w)
+    ys, xs = _tile_starts(h, tile, overlap), _tile_starts(w, tile, overlap)
+    for y in ys:
+        th = min(tile, h)
+        wy = _ramp(th, overlap, y > 0, y + th < h)
+        for x in xs:
+            tw = min(tile, w)
+            wx = _ramp(tw, overlap, x > 0, x + tw < w)
+            win = (wy[:, None] * wx[None, :])[None, None]
+            piece = run(ir[..., y : y + th, x : x + tw], vis[..., y : y + th, x : x + tw]).cpu()
+            out[..., y : y + th, x : x + tw] += piece * win
+            weight[..., y : y + th, x : x + tw] += win
+    return (out / weight).clamp(0, 1)
+
+
+def get_fuser(method: str = "wavecross", model: WaveCross | None = None, device: str = "auto",
+              precision: str = "fp32", tile: int | None = None, weights: str | Path | None = None) -> Fuser:
+    """A function fusing (H, W) float32 luminance arrays in [0, 1] → (H, W) float32 in [0, 1].
+
+    ``method`` is ``wavecross`` (the network: ``model``, else the ``weights`` file, else the shipped model) or a
+    classical baseline from :data:`wavecross.baselines.BASELINES`.
+    """
+    if method != "wavecross":
+        from .baselines import BASELINES
+
+        if method not in BASELINES:
+            raise WavecrossError(f"unknown method {method!r}; choose wavecross or one of {', '.join(BASELINES)}.")
+        return BASELINES[method]
+    if model is None:
+        model = load_model(device=device, weights=weights)
+    net = model.eval()
+
+    def fuse_luminance(ir: np.ndarray, vis: np.ndarray) -> np.ndarray:
+        a = torch.from_numpy(np.ascontiguousarray(ir, dtype=np.float32))[None, None]
+        b = torch.from_numpy(np.ascontiguousarray(vis, dtype=np.float32))[None, None]
+        return fuse_tensors(net, a, b, tile=tile, precision=precision)[0, 0].numpy()
+
+    return fuse_luminance
+
+
+# --- the user-facing function -------------------------------------------------------------------------------
+
+
+def _as_array(x: Any, name: str) -> tuple[np.ndarray, str]:
+    """Input → (H, W) or (H, W, 3) array, plus its kind: ``path``, ``pil``, ``numpy`` or ``tensor``."""
+    if isinstance(x, (str, Path)):
+        return read_image(x), "path"
+    if isinstance(x, np.ndarray):
+        return _check_layout(x, name), "numpy"
+    if isinstance(x, Tensor):
+        t = x.detach().cpu()
+        if t.ndim == 4 and t.shape[0] == 1:
+            t = t[0]
+        if t.ndim == 3 and t.shape[0] in (1, 3):
+            t = t.permute(1, 2, 0)
+        return _check_layout(t.float().numpy(), name), "tensor"
+    try:
+        from PIL import Image
+
+        if isinstance(x, Image.Image):
+            return _check_layout(np.asarray(x.convert("RGB") if x.mode not in ("L", "I;16", "RGB") else x), name), "pil"
+    except ImportError:  # pragma: no cover - Pillow is a dependency
+        pass
+    raise WavecrossError(f"{name}: unsupported input type {type(x).__name__}; pass a path, PIL image, array or tensor.")
+
+
+def _check_layout(arr: np.ndarray, name: str) -> np.ndarray:
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[..., 0]
+    if arr.ndim == 3 and arr.shape[2] == 4:
+        arr = arr[..., :3]
+    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] != 3):
+        raise WavecrossError(f"{name}: expected an (H, W) or (H, W, 3) image, got shape {arr.shape}.")
+    if arr.dtype not in (np.uint8, np.uint16):
+        arr = arr.astype(np.float32)
+    return arr
+
+
+def _prepare(ir: Any, vis: Any, gray: bool, index: int = 0) -> dict[str, Any]:
+    tag = "" if index == 0 else f" #{index}"
+    ir_arr, _ = _as_array(ir, "ir" + tag)
+    vis_arr, kind = _as_array(vis, "vis" + tag)
+    if ir_arr.shape[:2] != vis_arr.shape[:2]:
+        raise WavecrossError(
+            f"IR{tag} is {ir_arr.shape[1]}×{ir_arr.shape[0]} but visible{tag} is {vis_arr.shape[1]}×"
+            f"{vis_arr.shape[0]}; the two images of a pair must have the same size (register/resize them first)."
+        )
+    vis_unit = to_unit(vis_arr, "vis" + tag)
+    colour = vis_unit.ndim == 3 and not is_grey(vis_arr) and not gray
+    ycc = rgb_to_ycbcr(vis_unit) if vis_unit.ndim == 3 else None
+    return {
+        "ir": luminance(to_unit(ir_arr, "ir" + tag)).astype(np.float32),
+        "vis": (ycc[..., 0] if ycc is not None else vis_unit).astype(np.float32),
+        "ycc": ycc if colour else None, "kind": kind, "dtype": vis_arr.dtype,
+    }
+
+
+def fuse_batch(
+    irs: list[Any], viss: list[Any], model: WaveCross | None = None, *, method: str = "wavecross",
+    device: str = "auto", precision: str = "fp32", tile: int | None = None, gray: bool = False,
+    weights: str | Path | None = None, batch_size: int = 4,
+) -> list[Any]:
+    """:func:`fuse` for many pairs; pairs of equal size go through the network ``batch_size`` at a time."""
+    if len(irs) != len(viss):
+        raise WavecrossError(f"got {len(irs)} IR images but {len(viss)} visible images; pass one of each per pair.")
+    items = [_prepare(a, b, gray, i) for i, (a, b) in enumerate(zip(irs, viss, strict=True))]
+    fused: list[np.ndarray | None] = [None] * len(items)
+    if method == "wavecross":
+        net = (model if model is not None else load_model(device=device, weights=weights)).eval()
+        by_size: dict[tuple[int, int], list[int]] = {}
+        for i, item in enumerate(items):
+            by_size.setdefault(item["ir"].shape, []).append(i)
+        for indices in by_size.values():
+            for k in range(0, len(indices), batch_size):
+                chunk = indices[k : k + batch_size]
+                a = torch.from_numpy(np.stack([items[i]["ir"] for i in chunk]))[:, None]
+                b = torch.from_numpy(np.stack([items[i]["vis"] for i in chunk]))[:, None]
+                out = fuse_tensors(net, a, b, tile=tile, precision=precision)[:, 0].numpy()
+                for i, f in zip(chunk, out, strict=True):
+                    fused[i] = f
+    else:
+        fuser = get_fuser(method)
+        fused = [fuser(item["ir"], item["vis"]) for item in items]
+    return [_finish(np.clip(f, 0.0, 1.0), item) for f, item in zip(fused, items, strict=True)]
+
+
+def _finish(fused_y: np.ndarray, item: dict[str, Any]) -> Any:
+    if item["ycc"] is not None:
+        ycc = item["ycc"].copy()
+        ycc[..., 0] = fused_y
+        result = np.clip(ycbcr_to_rgb(ycc), 0.0, 1.0).astype(np.float32)
+    else:
+        result = fused_y.astype(np.float32)
+    return _to_kind(result, item["kind"], item["dtype"])
+
+
+def fuse(
+    ir: Any, vis: Any, model: WaveCross | None = None, *, method: str = "wavecross", device: str = "auto",
+    precision: str = "fp32", tile: int | None = None, gray: bool = False, weights: str | Path | None = None,
+) -> Any:
+    """Fuse an IR image with a visible image.
+
+    Inputs may be paths, PIL images, numpy arrays (uint8, uint16, or float in [0, 1]) or tensors ((H, W),
+    (C, H, W) or (1, C, H, W), float in [0, 1]). The result has the visible input's kind: a PIL image for PIL,
+    an array of the same dtype for arrays (uint16 output spans 0–65535), a float tensor (C, H, W) for tensors, and a
+    ``uint8`` array for paths. It is colour (H, W, 3) when the visible image is colour and ``gray`` is false, else
+    grey (H, W). ``model=None`` uses the shipped model (loaded once per call: keep a model from
+    :func:`~wavecross.load_model` for many calls). ``method`` may name a classical baseline instead.
+    """
+    return fuse_batch([ir], [vis], model, method=method, device=device, precision=precision, tile=tile, gray=gray,
+                      weights=weights)[0]
+
+
+def _to_kind(unit: np.ndarray, kind: str, dtype: np.dtype) -> Any:
+    if kind == "tensor":
+        t = torch.from_numpy(unit)
+        return t.permute(2, 0, 1).contiguous() if t.ndim == 3 else t[None]
+    if kind in ("path", "pil") or dtype == np.uint8:
+        arr = np.clip(np.rint(unit * 255.0), 0, 255).astype(np.uint8)
+        if kind == "pil":
+            from PIL import Image
+
+            return Image.fromarray(arr)
+        return arr
+    if dtype == np.uint16:
+        return np.clip(np.rint(unit * 65535.0), 0, 65535).astype(np.uint16)
+    return unit

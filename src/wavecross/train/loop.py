@@ -1,0 +1,261 @@
+"""The training loop shared by both stages: sharded batches, AMP, clipping, logs, checkpoints, exact resume.
+
+Determinism is by construction rather than by saved iterator state: the batch order of epoch ``e`` is a
+permutation drawn from ``seed + e``, each item's crop/flip comes from (seed, index, epoch) inside the dataset, and
+the rank-loss pairs of step ``s`` come from a generator seeded with (seed, s, rank). A run resumed at step ``s``
+therefore sees exactly the batches an uninterrupted run would, and on CPU ends with identical weights.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, Dataset
+
+from ..errors import WavecrossError
+from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .config import RunConfig
+from .distributed import DistInfo, barrier
+
+
+@dataclass
+class Stage:
+    """What differs between the two stages.
+
+    ``model(ir, vis, generator)`` returns a dict of scalar loss terms with ``total``, plus ``output`` (the image
+    shown in the sample panels). ``finalize(module)`` writes the stage's weights (main process only).
+    """
+
+    name: str
+    model: nn.Module
+    steps: int
+    batch_size: int
+    lr: float
+    train_set: Dataset
+    val_set: Dataset | None
+    finalize: Callable[[nn.Module], None]
+
+
+def epoch_batches(n: int, batch: int, epoch: int, seed: int, rank: int, world: int) -> list[list[int]]:
+    """This rank's batches of epoch ``epoch``: a seeded permutation, split across ranks, cut into full batches.
+
+    Datasets smaller than one global batch are repeated so every step has ``batch`` items on every rank.
+    """
+    g = torch.Generator().manual_seed(seed * 7919 + epoch)
+    need = batch * world
+    order: list[int] = []
+    while len(order) < max(n, need):
+        order += torch.randperm(n, generator=g).tolist()
+    usable = (len(order) // need) * need
+    shard = order[:usable][rank::world]
+    return [shard[k : k + batch] for k in range(0, len(shard), batch)]
+
+
+def lr_factor(step: int, total: int, warmup: int) -> float:
+    """Linear warm-up, then cosine decay to 5 % of the base rate."""
+    if warmup and step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def _set_epoch(dataset: Dataset, epoch: int) -> None:
+    if hasattr(dataset, "set_epoch"):
+        dataset.set_epoch(epoch)
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    model = getattr(model, "module", model)  # DDP
+    return getattr(model, "_orig_mod", model)  # torch.compile
+
+
+class Trainer:
+    def __init__(self, stage: Stage, run: RunConfig, out_dir: Path, dist_info: DistInfo, device: torch.device,
+                 workers: int = 0) -> None:
+        self.stage, self.run, self.dist, self.device, self.workers = stage, run, dist_info, device, workers
+        self.dir = out_dir / stage.name
+        self.ckpt_path = self.dir / "checkpoint.pt"
+        self.module = stage.model.to(device)
+        params = [p for p in self.module.parameters() if p.requires_grad]
+        lr = stage.lr * (dist_info.world_size if run.scale_lr else 1)
+        self.optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=run.weight_decay)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda s: lr_factor(s, stage.steps, run.warmup_steps)
+        )
+        self.amp_dtype = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}[run.amp]
+        if device.type != "cuda":
+            self.amp_dtype = None  # autocast is a GPU speed feature; CPU runs stay in fp32 (and deterministic)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype is torch.float16)
+        net: nn.Module = torch.compile(self.module) if run.compile else self.module
+        if dist_info.world_size > 1:
+            net = nn.parallel.DistributedDataParallel(
+                net, device_ids=[device.index] if device.type == "cuda" else None
+            )
+        self.net = net
+        self.step = 0
+        self.writer: Any = None
+
+    # --- state -------------------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "stage": self.stage.name, "step": self.step, "model": _unwrap(self.net).state_dict(),
+            "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(), "rng": rng_state(),
+        }
+
+    def resume(self) -> bool:
+        """Load ``checkpoint.pt`` of this stage if there is one; returns whether it did."""
+        if not self.ckpt_path.is_file():
+            return False
+        state = load_checkpoint(self.ckpt_path)
+        _unwrap(self.net).load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        set_rng_state(state["rng"])
+        self.step = int(state["step"])
+        return True
+
+    def save(self) -> None:
+        if self.dist.is_main:
+            save_checkpoint(self.ckpt_path, self.state_dict())
+        barrier()
+
+    # --- logging ---------------------------------------------------------------------------------------------
+    def _log(self, values: dict[str, float], split: str) -> None:
+        if not self.dist.is_main:
+            return
+        record = {"stage": self.stage.name, "split": split, "step": self.step, **values}
+        with open(self.dir / "metrics.jsonl", "a") as f:
+            f.write(json.dumps(record) + "\n")
+        if self.writer is not None:
+            for key, value in values.items():
+                self.writer.add_scalar(f"{self.stage.name}/{split}/{key}", value, self.step)
+
+    def _reduce(self, terms: dict[str, Tensor]) -> dict[str, float]:
+        keys = sorted(k for k, v in terms.items() if k != "output" and v.ndim == 0)
+        vec = torch.stack([terms[k].detach().float() for k in keys])
+        if self.dist.world_size > 1:
+            dist.all_reduce(vec)
+            vec /= self.dist.world_size
+        return dict(zip(keys, vec.tolist(), strict=True))
+
+    def _generator(self, step: int) -> torch.Generator:
+        return torch.Generator().manual_seed(self.run.seed * 1_000_003 + step * 1009 + self.dist.rank)
+
+    def _autocast(self):
+        if self.amp_dtype is None:
+            return nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
+    @torch.no_grad()
+    def validate(self) -> None:
+        """Mean loss terms over the validation set (main process), and a sample panel in TensorBoard."""
+        if not self.dist.is_main or self.stage.val_set is None or len(self.stage.val_set) == 0:
+            return
+        module = _unwrap(self.net)
+        module.eval()
+        sums: dict[str, float] = {}
+        loader = DataLoader(self.stage.val_set, batch_size=1, shuffle=False)
+        panels = []
+        for k, item in enumerate(loader):
+            ir, vis = item["ir"].to(self.device), item["vis"].to(self.device)
+            terms = module(ir, vis, torch.Generator().manual_seed(k))
+            for key, value in terms.items():
+                if key != "output":
+                    sums[key] = sums.get(key, 0.0) + float(value)
+            if k < 4:
+                panels.append(torch.cat((ir, vis, terms["output"].float()), dim=-1)[0].cpu())
+        module.train()
+        self._log({k: v / len(loader) for k, v in sums.items()}, "val")
+        if self.writer is not None and panels:
+            width = min(p.shape[-1] for p in panels)
+            grid = torch.cat([p[..., :width] for p in panels], dim=-2).clamp(0, 1)
+            self.writer.add_image(f"{self.stage.name}/samples (IR | VIS | output)", grid, self.step)
+
+    # --- the loop ------------------------------------------------------------------------------------------
+    def fit(self, progress: bool = True) -> None:
+        stage, run = self.stage, self.run
+        self.dir.mkdir(parents=True, exist_ok=True)
+        if self.dist.is_main:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(str(self.dir / "tb"))
+        n = len(stage.train_set)
+        if n == 0:
+            raise WavecrossError("the training set is empty; check data.roots in the config.")
+        per_epoch = len(epoch_batches(n, stage.batch_size, 0, run.seed, self.dist.rank, self.dist.world_size))
+        bar = None
+        if progress and self.dist.is_main:
+            from tqdm import tqdm
+
+            bar = tqdm(total=stage.steps, initial=self.step, desc=stage.name, unit="step", dynamic_ncols=True)
+        self.net.train()
+        started, first_step = time.perf_counter(), self.step
+        while self.step < stage.steps:
+            epoch, offset = divmod(self.step, per_epoch)
+            _set_epoch(stage.train_set, epoch)
+            batches = epoch_batches(n, stage.batch_size, epoch, run.seed, self.dist.rank, self.dist.world_size)
+            loader = DataLoader(stage.train_set, batch_sampler=batches[offset:], num_workers=self.workers)
+            for batch in loader:
+                self._train_step(batch)
+                if bar is not None:
+                    bar.update(1)
+                if self.step % run.log_every == 0 or self.step == stage.steps:
+                    elapsed = time.perf_counter() - started
+                    rate = (self.step - first_step) * stage.batch_size * self.dist.world_size / max(elapsed, 1e-9)
+                    self._last_terms["lr"] = self.scheduler.get_last_lr()[0]
+                    self._last_terms["samples_per_s"] = rate
+                    self._log(self._last_terms, "train")
+                    if bar is not None:
+                        bar.set_postfix(loss=f"{self._last_terms['total']:.4f}")
+                if self.step % run.val_every == 0 or self.step == stage.steps:
+                    self.validate()
+                    barrier()
+                if self.step % run.checkpoint_every == 0 or self.step == stage.steps:
+                    self.save()
+                if self.step >= stage.steps:
+                    break
+        if bar is not None:
+            bar.close()
+        if self.dist.is_main:
+            stage.finalize(_unwrap(self.net))
+            if self.writer is not None:
+                self.writer.close()
+        barrier()
+
+    def _train_step(self, batch: dict[str, Any]) -> None:
+        ir = batch["ir"].to(self.device, non_blocking=True)
+        vis = batch["vis"].to(self.device, non_blocking=True)
+        with self._autocast():
+            terms = self.net(ir, vis, self._generator(self.step))
+        loss = terms["total"]
+        if not torch.isfinite(loss):
+            raise WavecrossError(
+                f"{self.stage.name} loss became {float(loss)} at step {self.step}; lower the learning rate "
+                "(or set run.amp: off) and resume from the last checkpoint with --resume."
+            )
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        if self.run.grad_clip > 0:
+            self.scaler.unscale_(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(
+                [p for p in self.module.parameters() if p.requires_grad], self.run.grad_clip
+            )
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        self.step += 1
+        log_now = self.step % self.run.log_every == 0 or self.step == self.stage.steps
+        if log_now:
+            self._last_terms = self._reduce(terms)

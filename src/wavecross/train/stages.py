@@ -1,0 +1,180 @@
+"""The two training stages of Wave-Cross and the function that runs them.
+
+Stage ``pretrain``: the IR and the visible auto-encoders (encoder + reconstruction decoder, separate parameters),
+each with its own reconstruction loss; their sum is optimised. Stage ``fusion``: a :class:`WaveCross` whose two
+encoders are loaded from the pre-training result (frozen by default); the WA modules, the cross-attention and the
+fusion decoder learn with L_all. Outputs under ``out/``: ``pretrain/encoders.safetensors``,
+``fusion/model.safetensors`` (fp32, the config in its metadata), checkpoints, ``metrics.jsonl`` and TensorBoard logs.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+import yaml
+from torch import Tensor, nn
+from torch.utils.data import Dataset
+
+from ..errors import WavecrossError
+from ..losses import fusion_loss, reconstruction_loss
+from ..nn import ModalityAutoencoder, WaveCross, load_weights, save_weights
+from ..nn.io import read_weights
+from .config import TrainConfig
+from .distributed import DistInfo, cleanup, init_distributed, pick_device
+from .loop import Stage, Trainer
+
+STAGES = ("pretrain", "fusion", "all")
+
+
+class AutoencoderPair(nn.Module):
+    """The two modality auto-encoders trained side by side in stage 1."""
+
+    def __init__(self, cfg: TrainConfig) -> None:
+        super().__init__()
+        self.config = cfg.model
+        self.ir = ModalityAutoencoder(cfg.model)
+        self.vis = ModalityAutoencoder(cfg.model)
+        self.eps = cfg.pretrain.eps
+
+    def forward(self, ir: Tensor, vis: Tensor, generator: torch.Generator | None = None) -> dict[str, Tensor]:
+        rec_ir, rec_vis = self.ir(ir), self.vis(vis)
+        loss_ir = reconstruction_loss(rec_ir.float(), ir, self.eps)
+        loss_vis = reconstruction_loss(rec_vis.float(), vis, self.eps)
+        terms = {f"ir_{k}": v for k, v in loss_ir.items()} | {f"vis_{k}": v for k, v in loss_vis.items()}
+        terms["total"] = loss_ir["total"] + loss_vis["total"]
+        terms["output"] = torch.cat((rec_ir, rec_vis), dim=-1)
+        return terms
+
+    def encoder_state(self) -> dict[str, Tensor]:
+        """Encoder weights under the names :class:`WaveCross` uses (``encoder_ir.*``, ``encoder_vis.*``)."""
+        state = {f"encoder_ir.{k}": v for k, v in self.ir.encoder.state_dict().items()}
+        return state | {f"encoder_vis.{k}": v for k, v in self.vis.encoder.state_dict().items()}
+
+
+class _Tensors(nn.Module):
+    """Lets :func:`save_weights` write a plain dict of tensors with a config."""
+
+    def __init__(self, tensors: dict[str, Tensor], config) -> None:
+        super().__init__()
+        self.config = config
+        self._tensors = tensors
+
+    def state_dict(self, *args, **kwargs):  # type: ignore[override]
+        return self._tensors
+
+
+class FusionStage(nn.Module):
+    """WaveCross + L_all; frozen encoders stay in eval mode (no BN/dropout drift) while the rest trains."""
+
+    def __init__(self, cfg: TrainConfig, net: WaveCross) -> None:
+        super().__init__()
+        self.net = net
+        self.config = cfg.model
+        self.weights = cfg.fusion.loss
+        self.frozen = cfg.fusion.freeze_encoders
+        if self.frozen:
+            for enc in net.encoders():
+                enc.requires_grad_(False)
+
+    def train(self, mode: bool = True) -> FusionStage:
+        super().train(mode)
+        if self.frozen:
+            for enc in self.net.encoders():
+                enc.eval()
+        return self
+
+    def forward(self, ir: Tensor, vis: Tensor, generator: torch.Generator | None = None) -> dict[str, Tensor]:
+        fused = self.net(ir, vis)
+        terms = fusion_loss(fused.float(), ir, vis, self.weights, generator)
+        terms["output"] = fused
+        return terms
+
+
+def build_datasets(cfg: TrainConfig) -> tuple[Dataset, Dataset | None]:
+    """Train and validation sets: the configured roots, or the synthetic generator when there are none."""
+    from ..data import PairedImageDataset, SyntheticPairDataset
+
+    d = cfg.data
+    if not d.roots:
+        train = SyntheticPairDataset(length=d.synthetic_length, size=d.crop, seed=cfg.run.seed)
+        val = SyntheticPairDataset(length=4, size=d.crop, seed=cfg.run.seed + 10_000)
+        return train, val
+    common = {"crop": d.crop, "val_fraction": d.val_fraction, "seed": cfg.run.seed, "on_bad": d.on_bad}
+    return PairedImageDataset(d.roots, split="train", **common), PairedImageDataset(d.roots, split="val", **common)
+
+
+def _pretrain_stage(cfg: TrainConfig, out: Path, data: tuple[Dataset, Dataset | None]) -> Stage:
+    def finalize(module: nn.Module) -> None:
+        save_weights(_Tensors(module.encoder_state(), cfg.model), out / "pretrain" / "encoders.safetensors")
+
+    p = cfg.pretrain
+    return Stage("pretrain", AutoencoderPair(cfg), p.steps, p.batch_size, p.lr, data[0], data[1], finalize)
+
+
+def _fusion_stage(cfg: TrainConfig, out: Path, data: tuple[Dataset, Dataset | None]) -> Stage:
+    enc_path = Path(cfg.fusion.encoders) if cfg.fusion.encoders else out / "pretrain" / "encoders.safetensors"
+    if not enc_path.is_file():
+        raise WavecrossError(f"{enc_path}: pre-trained encoders not found; run --stage pretrain first (same --out) "
+                             "or set fusion.encoders in the config.")
+    tensors, meta = read_weights(enc_path)
+    if json.loads(meta.get("config", "{}")) != json.loads(json.dumps(cfg.model.to_dict())):
+        raise WavecrossError(f"{enc_path}: encoders were trained with another model config; pre-train again with "
+                             "this config.")
+    net = WaveCross(cfg.model)
+    missing = net.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=False)
+    if missing.unexpected_keys:
+        raise WavecrossError(f"{enc_path}: unexpected tensors {missing.unexpected_keys[:3]}; not an encoders file.")
+
+    def finalize(module: nn.Module) -> None:
+        save_weights(module.net, out / "fusion" / "model.safetensors")
+
+    f = cfg.fusion
+    return Stage("fusion", FusionStage(cfg, net), f.steps, f.batch_size, f.lr, data[0], data[1], finalize)
+
+
+def train(cfg: TrainConfig, stage: str = "all", out: str | Path = "runs/default", resume: bool = False,
+          max_steps: int | None = None, progress: bool = True) -> dict[str, nn.Module]:
+    """Run ``pretrain``, ``fusion`` or ``all``; works under ``torchrun`` as is.
+
+    Returns the trained module of each stage run (on every process, so replicas can be compared).
+    """
+    if stage not in STAGES:
+        raise WavecrossError(f"unknown stage {stage!r}; choose pretrain, fusion or all.")
+    out = Path(out)
+    if max_steps is not None:
+        cfg.pretrain.steps = cfg.fusion.steps = max_steps
+    device = pick_device(cfg.run.device)
+    info = init_distributed(device)
+    torch.manual_seed(cfg.run.seed)
+    trained: dict[str, nn.Module] = {}
+    try:
+        for name in ("pretrain", "fusion") if stage == "all" else (stage,):
+            ckpt = out / name / "checkpoint.pt"
+            if ckpt.exists() and not resume:
+                raise WavecrossError(f"{ckpt} exists; pass --resume to continue that run or choose another --out.")
+            if info.is_main:
+                out.mkdir(parents=True, exist_ok=True)
+                (out / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+            data = build_datasets(cfg)
+            torch.manual_seed(cfg.run.seed)  # same initial weights whatever ran before
+            make = _pretrain_stage if name == "pretrain" else _fusion_stage
+            trainer = Trainer(make(cfg, out, data), cfg.run, out, info, device, cfg.data.workers)
+            if resume and trainer.resume() and info.is_main and trainer.step >= trainer.stage.steps:
+                print(f"{name}: already finished ({trainer.step} steps)")
+            trainer.fit(progress=progress)
+            trained[name] = trainer.module
+    finally:
+        cleanup()
+    return trained
+
+
+def export_fp16(model_path: str | Path, dest: str | Path) -> Path:
+    """Copy a trained ``model.safetensors`` as fp16 (the shipped-weights format)."""
+    model = load_weights(model_path)
+    save_weights(model, dest, half=True)
+    return Path(dest)
+
+
+__all__ = ["STAGES", "AutoencoderPair", "FusionStage", "build_datasets", "export_fp16", "train"]

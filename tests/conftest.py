@@ -1,0 +1,46 @@
+"""Shared fixtures: a tiny trained-format weights file and small synthetic image pairs on disk."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from wavecross.data import synthetic_pair
+from wavecross.nn import WaveCross
+
+SHARED = Path(__file__).parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def tiny_weights(tmp_path_factory) -> Path:
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("weights") / "tiny.safetensors"
+    WaveCross("tiny").save(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_weights) -> WaveCross:
+    return WaveCross.load(tiny_weights).eval()
+
+
+def write_pair(root: Path, name: str, size=(72, 100), seed=0, grey_vis=False) -> None:
+    ir, vis = synthetic_pair(size[0], size[1], seed)
+    (root / "ir").mkdir(parents=True, exist_ok=True)
+    (root / "vi").mkdir(parents=True, exist_ok=True)
+    Image.fromarray(ir).save(root / "ir" / name)
+    Image.fromarray(vis[..., 0] if grey_vis else vis).save(root / "vi" / name)
+
+
+@pytest.fixture
+def pair_folder(tmp_path) -> Path:
+    root = tmp_path / "pairs"
+    for i, name in enumerate(("a.png", "b.png", "c.png")):
+        write_pair(root, name, seed=i)
+    return root
+
+
+def as_u8(x: np.ndarray) -> np.ndarray:
+    return np.asarray(x, dtype=np.uint8)

@@ -1,0 +1,46 @@
+"""Named models with bundled weights, and the no-data demo."""
+
+import numpy as np
+import pytest
+
+import wavecross
+from wavecross.cli import main
+from wavecross.data import read_image
+from wavecross.errors import WavecrossError
+from wavecross.hub import MODELS, weights_path
+
+
+def test_list_models_and_unknown_name():
+    assert "wavecross" in wavecross.list_models()
+    with pytest.raises(WavecrossError, match="unknown model"):
+        wavecross.load_model("nonexistent")
+
+
+def test_shipped_weights_load_in_fp16_file(tmp_path):
+    from safetensors import safe_open
+
+    path = weights_path("wavecross")
+    with safe_open(str(path), framework="pt") as f:
+        dtypes = {f.get_tensor(k).dtype for k in f.keys()}
+    import torch
+
+    assert torch.float16 in dtypes and torch.float32 not in dtypes  # shipped as fp16
+    model = wavecross.load_model("wavecross", device="cpu")
+    assert not model.training
+    assert model.config == wavecross.nn.PRESETS["paper"]
+    assert path.stat().st_size < 40 * 2**20
+    assert MODELS["wavecross"].weights == path.name
+
+
+def test_demo_writes_fused_scene(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "-o", str(out), "--size", "160x128"]) == 0
+    ir, vis, fused = (read_image(out / n) for n in ("ir.png", "vis.png", "fused.png"))
+    assert fused.shape == vis.shape == (128, 160, 3) and ir.shape == (128, 160)
+    assert read_image(out / "panel.png").shape == (128, 3 * 160 + 16, 3)
+    # the fused scene keeps the hot objects: where IR is hottest the fused Y is bright
+    y = fused.astype(np.float32) @ np.array([0.299, 0.587, 0.114])
+    hot = ir >= np.percentile(ir, 98)
+    assert y[hot].mean() > y.mean() + 20
+    assert main(["demo", "-o", str(out), "--size", "160x128"]) == 2
+    assert "already exists" in capsys.readouterr().err
