@@ -5,9 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import write_pair
 from PIL import Image
 
+from conftest import write_pair
 from wavecross.cli import main
 from wavecross.data import read_image, rgb_to_ycbcr
 from wavecross.inference import fuse, fuse_batch, fuse_tensors
@@ -25,7 +25,7 @@ def test_kinds_in_and_out(tiny_model):
     t = fuse(torch.rand(1, 50, 70), torch.rand(3, 50, 70), tiny_model)
     assert isinstance(t, torch.Tensor) and t.shape == (3, 50, 70)
     f = fuse(ir / 255.0, vis[..., 0] / 255.0, tiny_model)
-    assert f.dtype == np.float32 and f.shape == (50, 70) and 0 <= f.min() and f.max() <= 1
+    assert f.dtype == np.float32 and f.shape == (50, 70) and f.min() >= 0 and f.max() <= 1
 
 
 def test_colour_output_keeps_visible_chroma(tiny_model):
@@ -53,12 +53,19 @@ def test_rgb_stored_ir_equals_grey_ir(tiny_model):
 def test_sixteen_bit_ir_is_normalised(tiny_model):
     rng = np.random.default_rng(3)
     ir8 = rng.integers(0, 256, (40, 56), dtype=np.uint8)
-    ir16 = (ir8.astype(np.uint16) * 20 + 7000).astype(np.uint16)  # a narrow band of counts, as thermal cameras give
+    ir16 = (ir8.astype(np.uint16) * 20 + 7000).astype(
+        np.uint16
+    )  # a narrow band of counts, as thermal cameras give
     vis = rng.integers(0, 256, (40, 56), dtype=np.uint8)
     out16 = fuse(ir16, vis, tiny_model)
     assert out16.dtype == np.uint8  # output kind follows the visible input
-    stretched = fuse((np.clip((ir8 - np.percentile(ir8, 0.1)) / np.ptp(np.percentile(ir8, [0.1, 99.9])), 0, 1)
-                      * 255).round().astype(np.uint8), vis, tiny_model)
+    stretched = fuse(
+        (np.clip((ir8 - np.percentile(ir8, 0.1)) / np.ptp(np.percentile(ir8, [0.1, 99.9])), 0, 1) * 255)
+        .round()
+        .astype(np.uint8),
+        vis,
+        tiny_model,
+    )
     assert np.abs(out16.astype(int) - stretched.astype(int)).mean() < 2.0
     out = fuse(ir16, vis.astype(np.uint16) * 257, tiny_model)
     assert out.dtype == np.uint16
@@ -100,8 +107,19 @@ def _fuse(*args) -> int:
 
 def test_cli_single_pair_with_panel(tmp_path, pair_folder, tiny_weights):
     out = tmp_path / "o" / "fused.png"
-    code = _fuse("--ir", pair_folder / "ir" / "a.png", "--vis", pair_folder / "vi" / "a.png", "-o", out,
-                 "--weights", tiny_weights, "--side-by-side", "--device", "cpu")
+    code = _fuse(
+        "--ir",
+        pair_folder / "ir" / "a.png",
+        "--vis",
+        pair_folder / "vi" / "a.png",
+        "-o",
+        out,
+        "--weights",
+        tiny_weights,
+        "--side-by-side",
+        "--device",
+        "cpu",
+    )
     assert code == 0
     fused = read_image(out)
     assert fused.shape == (72, 100, 3)
@@ -111,8 +129,19 @@ def test_cli_single_pair_with_panel(tmp_path, pair_folder, tiny_weights):
 
 def test_cli_folder_and_overwrite(tmp_path, pair_folder, tiny_weights, capsys):
     out = tmp_path / "out"
-    args = ["--ir", pair_folder / "ir", "--vis", pair_folder / "vi", "-o", out, "--weights", tiny_weights,
-            "--batch-size", "2", "--gray"]
+    args = [
+        "--ir",
+        pair_folder / "ir",
+        "--vis",
+        pair_folder / "vi",
+        "-o",
+        out,
+        "--weights",
+        tiny_weights,
+        "--batch-size",
+        "2",
+        "--gray",
+    ]
     assert _fuse(*args) == 0
     assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.png", "c.png"]
     assert read_image(out / "a.png").ndim == 2
@@ -126,8 +155,19 @@ def test_cli_folder_and_overwrite(tmp_path, pair_folder, tiny_weights, capsys):
 
 def test_cli_baseline_method(tmp_path, pair_folder):
     out = tmp_path / "m.png"
-    assert _fuse("--ir", pair_folder / "ir" / "b.png", "--vis", pair_folder / "vi" / "b.png", "-o", out,
-                 "--method", "mean") == 0
+    assert (
+        _fuse(
+            "--ir",
+            pair_folder / "ir" / "b.png",
+            "--vis",
+            pair_folder / "vi" / "b.png",
+            "-o",
+            out,
+            "--method",
+            "mean",
+        )
+        == 0
+    )
     assert read_image(out).shape == (72, 100, 3)
 
 
@@ -145,35 +185,83 @@ def test_bad_mismatched_sizes(tmp_path, tiny_weights, capsys):
     root = tmp_path / "p"
     write_pair(root, "x.png", size=(64, 80))
     Image.fromarray(np.zeros((60, 80), np.uint8)).save(root / "vi" / "x.png")
-    _expect_error(capsys, ["--ir", root / "ir", "--vis", root / "vi", "-o", tmp_path / "o", "--weights",
-                           tiny_weights], "x.png", "same size", out_dir=tmp_path / "o")
+    _expect_error(
+        capsys,
+        ["--ir", root / "ir", "--vis", root / "vi", "-o", tmp_path / "o", "--weights", tiny_weights],
+        "x.png",
+        "same size",
+        out_dir=tmp_path / "o",
+    )
 
 
 def test_bad_unpaired_names(tmp_path, pair_folder, tiny_weights, capsys):
     (pair_folder / "vi" / "c.png").rename(pair_folder / "vi" / "z.png")
-    _expect_error(capsys, ["--ir", pair_folder / "ir", "--vis", pair_folder / "vi", "-o", tmp_path / "o",
-                           "--weights", tiny_weights], "c.png", "z.png", out_dir=tmp_path / "o")
+    _expect_error(
+        capsys,
+        [
+            "--ir",
+            pair_folder / "ir",
+            "--vis",
+            pair_folder / "vi",
+            "-o",
+            tmp_path / "o",
+            "--weights",
+            tiny_weights,
+        ],
+        "c.png",
+        "z.png",
+        out_dir=tmp_path / "o",
+    )
 
 
 def test_bad_truncated_file_writes_nothing(tmp_path, pair_folder, tiny_weights, capsys):
     data = (pair_folder / "ir" / "c.png").read_bytes()
     (pair_folder / "ir" / "c.png").write_bytes(data[: len(data) // 2])
-    _expect_error(capsys, ["--ir", pair_folder / "ir", "--vis", pair_folder / "vi", "-o", tmp_path / "o",
-                           "--weights", tiny_weights], "c.png", out_dir=tmp_path / "o")
+    _expect_error(
+        capsys,
+        [
+            "--ir",
+            pair_folder / "ir",
+            "--vis",
+            pair_folder / "vi",
+            "-o",
+            tmp_path / "o",
+            "--weights",
+            tiny_weights,
+        ],
+        "c.png",
+        out_dir=tmp_path / "o",
+    )
 
 
 def test_bad_non_image_file(tmp_path, pair_folder, tiny_weights, capsys):
     (pair_folder / "ir" / "b.png").write_text("not an image")
-    _expect_error(capsys, ["--ir", pair_folder / "ir" / "b.png", "--vis", pair_folder / "vi" / "b.png",
-                           "-o", tmp_path / "o.png", "--weights", tiny_weights], "b.png", "cannot be read")
+    _expect_error(
+        capsys,
+        [
+            "--ir",
+            pair_folder / "ir" / "b.png",
+            "--vis",
+            pair_folder / "vi" / "b.png",
+            "-o",
+            tmp_path / "o.png",
+            "--weights",
+            tiny_weights,
+        ],
+        "b.png",
+        "cannot be read",
+    )
     assert not (tmp_path / "o.png").exists()
 
 
 def test_bad_empty_folder(tmp_path, tiny_weights, capsys):
     (tmp_path / "ir").mkdir()
     (tmp_path / "vi").mkdir()
-    _expect_error(capsys, ["--ir", tmp_path / "ir", "--vis", tmp_path / "vi", "-o", tmp_path / "o",
-                           "--weights", tiny_weights], "contains no images")
+    _expect_error(
+        capsys,
+        ["--ir", tmp_path / "ir", "--vis", tmp_path / "vi", "-o", tmp_path / "o", "--weights", tiny_weights],
+        "contains no images",
+    )
 
 
 def test_bad_nan_in_float_input(tmp_path, tiny_weights, capsys):
@@ -183,8 +271,21 @@ def test_bad_nan_in_float_input(tmp_path, tiny_weights, capsys):
     ir[3, 3] = np.nan
     tifffile.imwrite(tmp_path / "ir.tif", ir)
     tifffile.imwrite(tmp_path / "vis.tif", np.zeros((40, 40), np.float32))
-    _expect_error(capsys, ["--ir", tmp_path / "ir.tif", "--vis", tmp_path / "vis.tif", "-o", tmp_path / "f.png",
-                           "--weights", tiny_weights], "ir.tif", "NaN")
+    _expect_error(
+        capsys,
+        [
+            "--ir",
+            tmp_path / "ir.tif",
+            "--vis",
+            tmp_path / "vis.tif",
+            "-o",
+            tmp_path / "f.png",
+            "--weights",
+            tiny_weights,
+        ],
+        "ir.tif",
+        "NaN",
+    )
     from wavecross.errors import WavecrossError
 
     with pytest.raises(WavecrossError, match="NaN"):
@@ -192,24 +293,83 @@ def test_bad_nan_in_float_input(tmp_path, tiny_weights, capsys):
 
 
 def test_bad_missing_weights_file(tmp_path, pair_folder, capsys):
-    _expect_error(capsys, ["--ir", pair_folder / "ir" / "a.png", "--vis", pair_folder / "vi" / "a.png",
-                           "-o", tmp_path / "f.png", "--weights", tmp_path / "nope.safetensors"],
-                  "nope.safetensors", "not found")
+    _expect_error(
+        capsys,
+        [
+            "--ir",
+            pair_folder / "ir" / "a.png",
+            "--vis",
+            pair_folder / "vi" / "a.png",
+            "-o",
+            tmp_path / "f.png",
+            "--weights",
+            tmp_path / "nope.safetensors",
+        ],
+        "nope.safetensors",
+        "not found",
+    )
 
 
 def test_bad_missing_input_and_unknown_method(tmp_path, pair_folder, capsys):
-    _expect_error(capsys, ["--ir", tmp_path / "missing.png", "--vis", pair_folder / "vi" / "a.png",
-                           "-o", tmp_path / "f.png", "--method", "mean"], "missing.png")
-    _expect_error(capsys, ["--ir", pair_folder / "ir" / "a.png", "--vis", pair_folder / "vi" / "a.png",
-                           "-o", tmp_path / "f.png", "--method", "magic"], "magic")
+    _expect_error(
+        capsys,
+        [
+            "--ir",
+            tmp_path / "missing.png",
+            "--vis",
+            pair_folder / "vi" / "a.png",
+            "-o",
+            tmp_path / "f.png",
+            "--method",
+            "mean",
+        ],
+        "missing.png",
+    )
+    _expect_error(
+        capsys,
+        [
+            "--ir",
+            pair_folder / "ir" / "a.png",
+            "--vis",
+            pair_folder / "vi" / "a.png",
+            "-o",
+            tmp_path / "f.png",
+            "--method",
+            "magic",
+        ],
+        "magic",
+    )
 
 
 def test_odd_and_tiny_sizes(tmp_path, tiny_weights, capsys):
     root = tmp_path / "p"
     write_pair(root, "odd.png", size=(47, 61))
-    assert _fuse("--ir", root / "ir" / "odd.png", "--vis", root / "vi" / "odd.png", "-o", tmp_path / "odd.png",
-                 "--weights", tiny_weights) == 0
+    assert (
+        _fuse(
+            "--ir",
+            root / "ir" / "odd.png",
+            "--vis",
+            root / "vi" / "odd.png",
+            "-o",
+            tmp_path / "odd.png",
+            "--weights",
+            tiny_weights,
+        )
+        == 0
+    )
     assert read_image(tmp_path / "odd.png").shape[:2] == (47, 61)
     write_pair(root, "small.png", size=(12, 40))
-    _expect_error(capsys, ["--ir", root / "ir" / "small.png", "--vis", root / "vi" / "small.png", "-o",
-                           tmp_path / "s.png", "--weights", tiny_weights], "too small")
+    _expect_error(
+        capsys,
+        [
+            "--ir",
+            root / "ir" / "small.png",
+            "--vis",
+            root / "vi" / "small.png",
+            "-o",
+            tmp_path / "s.png",
+            "--weights",
+            tiny_weights,
+        ],
+        "too small",
+    )

@@ -21,7 +21,7 @@ def test_shipped_weights_load_in_fp16_file(tmp_path):
 
     path = weights_path("wavecross")
     with safe_open(str(path), framework="pt") as f:
-        dtypes = {f.get_tensor(k).dtype for k in f.keys()}
+        dtypes = {f.get_tensor(k).dtype for k in f.keys()}  # noqa: SIM118 (safe_open has no __iter__)
     import torch
 
     assert torch.float16 in dtypes and torch.float32 not in dtypes  # shipped as fp16

@@ -34,14 +34,38 @@ def _records(path: Path) -> list[dict]:
 
 
 def test_tiny_config_trains_and_loss_falls(tmp_path):
-    cfg = load_config(_config(tmp_path, pretrain={"steps": 40}, fusion={"steps": 40},
-                              run={"log_every": 5, "val_every": 40, "checkpoint_every": 40}))
-    assert main(["train", str(_config(tmp_path, pretrain={"steps": 40}, fusion={"steps": 40},
-                 run={"log_every": 5, "val_every": 40, "checkpoint_every": 40})),
-                 "--out", str(tmp_path / "run"), "--no-progress"]) == 0
+    cfg = load_config(
+        _config(
+            tmp_path,
+            pretrain={"steps": 40},
+            fusion={"steps": 40},
+            run={"log_every": 5, "val_every": 40, "checkpoint_every": 40},
+        )
+    )
+    assert (
+        main(
+            [
+                "train",
+                str(
+                    _config(
+                        tmp_path,
+                        pretrain={"steps": 40},
+                        fusion={"steps": 40},
+                        run={"log_every": 5, "val_every": 40, "checkpoint_every": 40},
+                    )
+                ),
+                "--out",
+                str(tmp_path / "run"),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert cfg.model.channels == 8
     for stage in ("pretrain", "fusion"):
-        train_rows = [r for r in _records(tmp_path / "run" / stage / "metrics.jsonl") if r["split"] == "train"]
+        train_rows = [
+            r for r in _records(tmp_path / "run" / stage / "metrics.jsonl") if r["split"] == "train"
+        ]
         first, last = train_rows[0]["total"], train_rows[-1]["total"]
         assert last < first, (stage, first, last)
         assert any(r["split"] == "val" for r in _records(tmp_path / "run" / stage / "metrics.jsonl"))
@@ -52,13 +76,21 @@ def test_tiny_config_trains_and_loss_falls(tmp_path):
 
 
 def _run_cli(args: list[str]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "wavecross", "train", *args, "--no-progress"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "wavecross", "train", *args, "--no-progress"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def test_sigkill_and_resume_gives_identical_weights(tmp_path):
-    cfg = _config(tmp_path, pretrain={"steps": 12}, fusion={"steps": 80},
-                  run={"checkpoint_every": 10, "log_every": 10, "val_every": 1000})
+    cfg = _config(
+        tmp_path,
+        pretrain={"steps": 12},
+        fusion={"steps": 80},
+        run={"checkpoint_every": 10, "log_every": 10, "val_every": 1000},
+    )
     ref = _run_cli([str(cfg), "--out", str(tmp_path / "ref")])
     assert ref.wait(timeout=300) == 0, ref.stdout.read()
 
@@ -126,9 +158,20 @@ def test_two_gloo_processes_end_with_identical_weights(tmp_path):
     out = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29617",
-         str(ROOT / "tests" / "ddp_worker.py"), str(cfg), str(out)],
-        capture_output=True, text=True, timeout=600, env=env,
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node=2",
+            "--master_port=29617",
+            str(ROOT / "tests" / "ddp_worker.py"),
+            str(cfg),
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     r0 = torch.load(out / "rank0.pt")
@@ -148,7 +191,9 @@ def test_real_recipe_config_loads():
 
 
 def test_train_function_returns_modules(tmp_path):
-    cfg = parse_config(yaml.safe_load(_config(tmp_path, pretrain={"steps": 2}, fusion={"steps": 2}).read_text()))
+    cfg = parse_config(
+        yaml.safe_load(_config(tmp_path, pretrain={"steps": 2}, fusion={"steps": 2}).read_text())
+    )
     models = train(cfg, "all", tmp_path / "r", progress=False)
     assert set(models) == {"pretrain", "fusion"}
     frozen = [p.requires_grad for p in models["fusion"].net.encoder_ir.parameters()]

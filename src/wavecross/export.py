@@ -32,8 +32,13 @@ def export_onnx(model: torch.nn.Module, path: str | Path, opset: int = 18) -> Pa
         warnings.simplefilter("ignore")
         logging.getLogger("torch").setLevel(logging.ERROR)
         program = torch.onnx.export(
-            model, example, dynamo=True, opset_version=opset, verbose=False,
-            input_names=["ir", "vis"], output_names=["fused"],
+            model,
+            example,
+            dynamo=True,
+            opset_version=opset,
+            verbose=False,
+            input_names=["ir", "vis"],
+            output_names=["fused"],
             dynamic_shapes=({2: dim_h, 3: dim_w}, {2: dim_h, 3: dim_w}),
         )
     program.save(str(tmp))
@@ -60,7 +65,9 @@ def run(args: argparse.Namespace) -> int:
         import onnx  # noqa: F401
         import onnxscript  # noqa: F401
     except ImportError:
-        raise WavecrossError("ONNX export needs the onnx and onnxscript packages: pip install 'wavecross[export]'.")
+        raise WavecrossError(
+            "ONNX export needs the onnx and onnxscript packages: pip install 'wavecross[export]'."
+        ) from None
     model = load_model(args.model, device="cpu", weights=args.weights)
     export_onnx(model, out, args.opset)
     print(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB): inputs ir, vis (1, 1, H, W) in [0, 1]")

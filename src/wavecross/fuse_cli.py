@@ -21,18 +21,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ir", required=True, help="IR image, or a folder of IR images")
     parser.add_argument("--vis", required=True, help="visible image, or a folder with the same file names")
     parser.add_argument("-o", "--output", required=True, help="output image (one pair) or output folder")
-    parser.add_argument("--method", default="wavecross",
-                        help="wavecross (default) or a classical baseline: mean, max, dwt, laplacian, gff")
-    parser.add_argument("--model", default="wavecross", help="name of a bundled model (see wavecross.list_models)")
+    parser.add_argument(
+        "--method",
+        default="wavecross",
+        help="wavecross (default) or a classical baseline: mean, max, dwt, laplacian, gff",
+    )
+    parser.add_argument(
+        "--model", default="wavecross", help="name of a bundled model (see wavecross.list_models)"
+    )
     parser.add_argument("--weights", default=None, help="a model.safetensors from `wavecross train` instead")
     parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda or mps")
     parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "fp16"))
-    parser.add_argument("--tile", type=int, default=None,
-                        help="tile size in pixels (0: never tile; default: automatic for images over 1.3 MP)")
+    parser.add_argument(
+        "--tile",
+        type=int,
+        default=None,
+        help="tile size in pixels (0: never tile; default: automatic for images over 1.3 MP)",
+    )
     parser.add_argument("--gray", action="store_true", help="write grey output even for colour visible input")
     parser.add_argument("--side-by-side", action="store_true", help="also write an IR | VIS | fused panel")
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
-    parser.add_argument("--batch-size", type=int, default=1, help="pairs of equal size fused per forward pass")
+    parser.add_argument(
+        "--batch-size", type=int, default=1, help="pairs of equal size fused per forward pass"
+    )
 
 
 def _panel(ir: np.ndarray, vis: np.ndarray, fused: np.ndarray) -> np.ndarray:
@@ -57,7 +68,9 @@ def _jobs(args: argparse.Namespace) -> list[tuple[Pair, Path]]:
             raise WavecrossError(f"{out}: is a file, but folder input needs an output folder.")
         return [(p, out / (Path(p.name).stem + ".png")) for p in find_pairs(ir, vis)]
     if out.suffix.lower() not in IMAGE_EXTENSIONS:
-        raise WavecrossError(f"{out}: output must be an image file name (.png, .jpg, .bmp, .tif) for one pair.")
+        raise WavecrossError(
+            f"{out}: output must be an image file name (.png, .jpg, .bmp, .tif) for one pair."
+        )
     return [(Pair(ir.name, ir, vis), out)]
 
 
@@ -94,7 +107,9 @@ def run(args: argparse.Namespace) -> int:
                 "a pair must have the same size (register/resize them first)."
             )
         if min(a.shape[:2]) < 16:
-            raise WavecrossError(f"{pair.ir}: {a.shape[1]}×{a.shape[0]} is too small; both sides must be ≥ 16.")
+            raise WavecrossError(
+                f"{pair.ir}: {a.shape[1]}×{a.shape[0]} is too small; both sides must be ≥ 16."
+            )
     model = None
     if args.method == "wavecross":
         from .hub import load_model
@@ -105,9 +120,17 @@ def run(args: argparse.Namespace) -> int:
     for k in range(0, len(jobs), args.batch_size):
         chunk = jobs[k : k + args.batch_size]
         inputs = [(read_image(pair.ir), read_image(pair.vis)) for pair, _ in chunk]
-        outputs = fuse_batch([a for a, _ in inputs], [b for _, b in inputs], model, method=args.method,
-                             device=args.device, precision=args.precision, tile=args.tile, gray=args.gray,
-                             batch_size=args.batch_size)
+        outputs = fuse_batch(
+            [a for a, _ in inputs],
+            [b for _, b in inputs],
+            model,
+            method=args.method,
+            device=args.device,
+            precision=args.precision,
+            tile=args.tile,
+            gray=args.gray,
+            batch_size=args.batch_size,
+        )
         for (_, out), (ir, vis), fused in zip(chunk, inputs, outputs, strict=True):
             _write(out, ir, vis, fused, args)
         bar.update(len(chunk))

@@ -41,8 +41,10 @@ def weights_path(name: str) -> Path:
         raise WavecrossError(f"unknown model {name!r}; available: {', '.join(list_models())}.")
     path = Path(str(resources.files("wavecross") / "weights" / MODELS[name].weights))
     if not path.is_file():
-        raise WavecrossError(f"{path}: bundled weights of model {name!r} are missing; reinstall wavecross or pass "
-                             "--weights FILE.")
+        raise WavecrossError(
+            f"{path}: bundled weights of model {name!r} are missing; reinstall wavecross or pass "
+            "--weights FILE."
+        )
     return path
 
 
@@ -59,14 +61,19 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     if device not in ("cpu", "cuda", "mps") and not device.startswith("cuda:"):
         raise WavecrossError(f"unknown device {device!r}; use auto, cpu, cuda or mps.")
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise WavecrossError("--device cuda was asked for but no CUDA GPU is available; use --device cpu or auto.")
+        raise WavecrossError(
+            "--device cuda was asked for but no CUDA GPU is available; use --device cpu or auto."
+        )
     if device == "mps" and not torch.backends.mps.is_available():
-        raise WavecrossError("--device mps was asked for but Apple MPS is not available; use --device cpu or auto.")
+        raise WavecrossError(
+            "--device mps was asked for but Apple MPS is not available; use --device cpu or auto."
+        )
     return torch.device(device)
 
 
-def load_model(name: str = "wavecross", device: str | torch.device = "auto",
-               weights: str | Path | None = None) -> WaveCross:
+def load_model(
+    name: str = "wavecross", device: str | torch.device = "auto", weights: str | Path | None = None
+) -> WaveCross:
     """The named model with its bundled weights (or the ``weights`` file given), in eval mode on ``device``.
 
     ``weights`` may be a ``model.safetensors`` written by ``wavecross train`` or :meth:`WaveCross.save`.

@@ -22,7 +22,7 @@ from torch import Tensor
 
 from .data.io import is_grey, luminance, read_image, rgb_to_ycbcr, to_unit, ycbcr_to_rgb
 from .errors import WavecrossError
-from .hub import load_model, resolve_device
+from .hub import load_model
 from .nn import WaveCross
 
 AUTO_TILE_PIXELS = 1280 * 1024  # above this many pixels, tile automatically
@@ -54,7 +54,11 @@ def _ramp(length: int, overlap: int, rise_start: bool, rise_end: bool) -> Tensor
 
 @torch.no_grad()
 def fuse_tensors(
-    model: WaveCross, ir: Tensor, vis: Tensor, tile: int | None = None, overlap: int = DEFAULT_OVERLAP,
+    model: WaveCross,
+    ir: Tensor,
+    vis: Tensor,
+    tile: int | None = None,
+    overlap: int = DEFAULT_OVERLAP,
     precision: str = "fp32",
 ) -> Tensor:
     """Fuse (B, 1, H, W) luminance tensors in [0, 1] on the model's device; returns (B, 1, H, W) in [0, 1].
@@ -101,8 +105,14 @@ def fuse_tensors(
     return (out / weight).clamp(0, 1)
 
 
-def get_fuser(method: str = "wavecross", model: WaveCross | None = None, device: str = "auto",
-              precision: str = "fp32", tile: int | None = None, weights: str | Path | None = None) -> Fuser:
+def get_fuser(
+    method: str = "wavecross",
+    model: WaveCross | None = None,
+    device: str = "auto",
+    precision: str = "fp32",
+    tile: int | None = None,
+    weights: str | Path | None = None,
+) -> Fuser:
     """A function fusing (H, W) float32 luminance arrays in [0, 1] → (H, W) float32 in [0, 1].
 
     ``method`` is ``wavecross`` (the network: ``model``, else the ``weights`` file, else the shipped model) or a
@@ -112,7 +122,9 @@ def get_fuser(method: str = "wavecross", model: WaveCross | None = None, device:
         from .baselines import BASELINES
 
         if method not in BASELINES:
-            raise WavecrossError(f"unknown method {method!r}; choose wavecross or one of {', '.join(BASELINES)}.")
+            raise WavecrossError(
+                f"unknown method {method!r}; choose wavecross or one of {', '.join(BASELINES)}."
+            )
         return BASELINES[method]
     if model is None:
         model = load_model(device=device, weights=weights)
@@ -146,10 +158,14 @@ def _as_array(x: Any, name: str) -> tuple[np.ndarray, str]:
         from PIL import Image
 
         if isinstance(x, Image.Image):
-            return _check_layout(np.asarray(x.convert("RGB") if x.mode not in ("L", "I;16", "RGB") else x), name), "pil"
+            return _check_layout(
+                np.asarray(x.convert("RGB") if x.mode not in ("L", "I;16", "RGB") else x), name
+            ), "pil"
     except ImportError:  # pragma: no cover - Pillow is a dependency
         pass
-    raise WavecrossError(f"{name}: unsupported input type {type(x).__name__}; pass a path, PIL image, array or tensor.")
+    raise WavecrossError(
+        f"{name}: unsupported input type {type(x).__name__}; pass a path, PIL image, array or tensor."
+    )
 
 
 def _check_layout(arr: np.ndarray, name: str) -> np.ndarray:
@@ -179,18 +195,30 @@ def _prepare(ir: Any, vis: Any, gray: bool, index: int = 0) -> dict[str, Any]:
     return {
         "ir": luminance(to_unit(ir_arr, "ir" + tag)).astype(np.float32),
         "vis": (ycc[..., 0] if ycc is not None else vis_unit).astype(np.float32),
-        "ycc": ycc if colour else None, "kind": kind, "dtype": vis_arr.dtype,
+        "ycc": ycc if colour else None,
+        "kind": kind,
+        "dtype": vis_arr.dtype,
     }
 
 
 def fuse_batch(
-    irs: list[Any], viss: list[Any], model: WaveCross | None = None, *, method: str = "wavecross",
-    device: str = "auto", precision: str = "fp32", tile: int | None = None, gray: bool = False,
-    weights: str | Path | None = None, batch_size: int = 4,
+    irs: list[Any],
+    viss: list[Any],
+    model: WaveCross | None = None,
+    *,
+    method: str = "wavecross",
+    device: str = "auto",
+    precision: str = "fp32",
+    tile: int | None = None,
+    gray: bool = False,
+    weights: str | Path | None = None,
+    batch_size: int = 4,
 ) -> list[Any]:
     """:func:`fuse` for many pairs; pairs of equal size go through the network ``batch_size`` at a time."""
     if len(irs) != len(viss):
-        raise WavecrossError(f"got {len(irs)} IR images but {len(viss)} visible images; pass one of each per pair.")
+        raise WavecrossError(
+            f"got {len(irs)} IR images but {len(viss)} visible images; pass one of each per pair."
+        )
     items = [_prepare(a, b, gray, i) for i, (a, b) in enumerate(zip(irs, viss, strict=True))]
     fused: list[np.ndarray | None] = [None] * len(items)
     if method == "wavecross":
@@ -223,8 +251,16 @@ def _finish(fused_y: np.ndarray, item: dict[str, Any]) -> Any:
 
 
 def fuse(
-    ir: Any, vis: Any, model: WaveCross | None = None, *, method: str = "wavecross", device: str = "auto",
-    precision: str = "fp32", tile: int | None = None, gray: bool = False, weights: str | Path | None = None,
+    ir: Any,
+    vis: Any,
+    model: WaveCross | None = None,
+    *,
+    method: str = "wavecross",
+    device: str = "auto",
+    precision: str = "fp32",
+    tile: int | None = None,
+    gray: bool = False,
+    weights: str | Path | None = None,
 ) -> Any:
     """Fuse an IR image with a visible image.
 
@@ -235,8 +271,17 @@ def fuse(
     grey (H, W). ``model=None`` uses the shipped model (loaded once per call: keep a model from
     :func:`~wavecross.load_model` for many calls). ``method`` may name a classical baseline instead.
     """
-    return fuse_batch([ir], [vis], model, method=method, device=device, precision=precision, tile=tile, gray=gray,
-                      weights=weights)[0]
+    return fuse_batch(
+        [ir],
+        [vis],
+        model,
+        method=method,
+        device=device,
+        precision=precision,
+        tile=tile,
+        gray=gray,
+        weights=weights,
+    )[0]
 
 
 def _to_kind(unit: np.ndarray, kind: str, dtype: np.dtype) -> Any:

@@ -27,7 +27,10 @@ class FusionLossWeights:
 
 
 def fusion_loss(
-    fused: Tensor, ir: Tensor, vis: Tensor, weights: FusionLossWeights | None = None,
+    fused: Tensor,
+    ir: Tensor,
+    vis: Tensor,
+    weights: FusionLossWeights | None = None,
     generator: torch.Generator | None = None,
 ) -> dict[str, Tensor]:
     """All terms of L_all, unweighted, plus ``total`` (weighted sum) for backward."""
@@ -39,8 +42,10 @@ def fusion_loss(
         "energy": local_energy_loss(fused, ir),
     }
     terms["total"] = (
-        w.intensity * terms["intensity"] + w.gradient * terms["gradient"]
-        + w.rank * terms["rank"] + w.energy * terms["energy"]
+        w.intensity * terms["intensity"]
+        + w.gradient * terms["gradient"]
+        + w.rank * terms["rank"]
+        + w.energy * terms["energy"]
     )
     return terms
 

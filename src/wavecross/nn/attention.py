@@ -61,7 +61,12 @@ class TransformerBlock(nn.Module):
     """
 
     def __init__(
-        self, dim: int, heads: int, mlp_ratio: float = 4.0, dropout: float = 0.0, scale: str = "dim",
+        self,
+        dim: int,
+        heads: int,
+        mlp_ratio: float = 4.0,
+        dropout: float = 0.0,
+        scale: str = "dim",
         cross: bool = False,
     ) -> None:
         super().__init__()
@@ -96,7 +101,11 @@ class PatchEmbed(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         b, c, h, w = x.shape
         p = self.patch
-        x = x.view(b, c, h // p, p, w // p, p).permute(0, 2, 4, 1, 3, 5).reshape(b, (h // p) * (w // p), c * p * p)
+        x = (
+            x.view(b, c, h // p, p, w // p, p)
+            .permute(0, 2, 4, 1, 3, 5)
+            .reshape(b, (h // p) * (w // p), c * p * p)
+        )
         return self.proj(x)
 
 

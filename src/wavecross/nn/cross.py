@@ -3,7 +3,8 @@
 Stage 1: CA1 (IR queries visible) and CA2 (visible queries IR); their sum is the shared cross-modal pattern P.
 Stage 2: P queries IR (CA3) and visible (CA4); the sum of the two goes through a LayerNorm + two-layer GELU
 feed-forward with a residual, giving the fused tokens. Each CA is a pre-LN cross-attention block without MLP
-(residual on its queries), as the text gives CA_i only its Q/K/V projections. ``cross_depth`` > 1 repeats both stages with P's output as the next IR/visible queries.
+(residual on its queries), as the text gives CA_i only its Q/K/V projections. ``cross_depth`` > 1 repeats both
+stages, the previous fused tokens added to the IR and visible tokens.
 """
 
 from __future__ import annotations

@@ -14,7 +14,9 @@ from torch import nn
 from ..errors import WavecrossError
 
 
-def save_weights(model: nn.Module, path: str | Path, half: bool = False, extra: dict[str, str] | None = None) -> None:
+def save_weights(
+    model: nn.Module, path: str | Path, half: bool = False, extra: dict[str, str] | None = None
+) -> None:
     """Write ``model.state_dict()`` atomically; floating tensors become fp16 when ``half``.
 
     The model's ``config`` (if it has one with ``to_dict``) is stored as JSON metadata under ``"config"``.
@@ -40,8 +42,9 @@ def read_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, s
     """Tensors and metadata of a safetensors file; a missing or corrupt file is a :class:`WavecrossError`."""
     path = Path(path)
     if not path.is_file():
-        raise WavecrossError(f"{path}: weights file not found; check the path (or omit --weights to use the shipped "
-                             "model).")
+        raise WavecrossError(
+            f"{path}: weights file not found; check the path (or omit --weights to use the shipped model)."
+        )
     try:
         from safetensors import safe_open
 
@@ -49,8 +52,10 @@ def read_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, s
             metadata = dict(f.metadata() or {})
         return load_file(str(path)), metadata
     except (SafetensorError, OSError, ValueError) as exc:
-        raise WavecrossError(f"{path}: not a readable safetensors weights file ({exc}); point to a file written "
-                             "by wavecross train or WaveCross.save.") from None
+        raise WavecrossError(
+            f"{path}: not a readable safetensors weights file ({exc}); point to a file written "
+            "by wavecross train or WaveCross.save."
+        ) from None
 
 
 def load_weights(path: str | Path, map_location: str = "cpu") -> nn.Module:

@@ -8,8 +8,12 @@ from pathlib import Path
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", help="YAML training config, e.g. configs/tiny.yaml")
-    parser.add_argument("--stage", default="all", choices=("pretrain", "fusion", "all"),
-                        help="pretrain: the two auto-encoders; fusion: the fusion network; all: both (default)")
+    parser.add_argument(
+        "--stage",
+        default="all",
+        choices=("pretrain", "fusion", "all"),
+        help="pretrain: the two auto-encoders; fusion: the fusion network; all: both (default)",
+    )
     parser.add_argument("--out", default=None, help="output folder (default: runs/<config name>)")
     parser.add_argument("--resume", action="store_true", help="continue from the checkpoints in --out")
     parser.add_argument("--max-steps", type=int, default=None, help="override the steps of each stage run")
@@ -23,6 +27,9 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
     train(cfg, args.stage, out, resume=args.resume, max_steps=args.max_steps, progress=not args.no_progress)
-    print(f"done: weights in {out / 'fusion' / 'model.safetensors'}" if args.stage != "pretrain"
-          else f"done: encoders in {out / 'pretrain' / 'encoders.safetensors'}")
+    print(
+        f"done: weights in {out / 'fusion' / 'model.safetensors'}"
+        if args.stage != "pretrain"
+        else f"done: encoders in {out / 'pretrain' / 'encoders.safetensors'}"
+    )
     return 0

@@ -161,8 +161,10 @@ def _resolve_root(root: str, config_path: Path | None) -> str:
     for c in candidates:
         if c.is_dir():
             return str(c.resolve())
-    raise WavecrossError(f"config key data.roots: data folder {root} does not exist; fix the path or run from the "
-                         "repository root.")
+    raise WavecrossError(
+        f"config key data.roots: data folder {root} does not exist; fix the path or run from the "
+        "repository root."
+    )
 
 
 def parse_config(values: dict[str, Any], config_path: Path | None = None) -> TrainConfig:
@@ -176,9 +178,13 @@ def parse_config(values: dict[str, Any], config_path: Path | None = None) -> Tra
         raise WavecrossError(f"config key data.on_bad: expected 'error' or 'warn', got {cfg.data.on_bad!r}.")
     if cfg.run.amp not in ("off", "bf16", "fp16"):
         raise WavecrossError(f"config key run.amp: expected off, bf16 or fp16, got {cfg.run.amp!r}.")
-    for key, value in (("pretrain.steps", cfg.pretrain.steps), ("fusion.steps", cfg.fusion.steps),
-                       ("pretrain.batch_size", cfg.pretrain.batch_size), ("fusion.batch_size", cfg.fusion.batch_size),
-                       ("run.checkpoint_every", cfg.run.checkpoint_every)):
+    for key, value in (
+        ("pretrain.steps", cfg.pretrain.steps),
+        ("fusion.steps", cfg.fusion.steps),
+        ("pretrain.batch_size", cfg.pretrain.batch_size),
+        ("fusion.batch_size", cfg.fusion.batch_size),
+        ("run.checkpoint_every", cfg.run.checkpoint_every),
+    ):
         if value < 1:
             raise WavecrossError(f"config key {key}: must be at least 1, got {value}.")
     return cfg

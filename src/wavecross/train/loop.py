@@ -80,8 +80,15 @@ def _unwrap(model: nn.Module) -> nn.Module:
 
 
 class Trainer:
-    def __init__(self, stage: Stage, run: RunConfig, out_dir: Path, dist_info: DistInfo, device: torch.device,
-                 workers: int = 0) -> None:
+    def __init__(
+        self,
+        stage: Stage,
+        run: RunConfig,
+        out_dir: Path,
+        dist_info: DistInfo,
+        device: torch.device,
+        workers: int = 0,
+    ) -> None:
         self.stage, self.run, self.dist, self.device, self.workers = stage, run, dist_info, device, workers
         self.dir = out_dir / stage.name
         self.ckpt_path = self.dir / "checkpoint.pt"
@@ -94,7 +101,9 @@ class Trainer:
         )
         self.amp_dtype = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}[run.amp]
         if device.type != "cuda":
-            self.amp_dtype = None  # autocast is a GPU speed feature; CPU runs stay in fp32 (and deterministic)
+            self.amp_dtype = (
+                None  # autocast is a GPU speed feature; CPU runs stay in fp32 (and deterministic)
+            )
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype is torch.float16)
         net: nn.Module = torch.compile(self.module) if run.compile else self.module
         if dist_info.world_size > 1:
@@ -108,9 +117,13 @@ class Trainer:
     # --- state -------------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         return {
-            "stage": self.stage.name, "step": self.step, "model": _unwrap(self.net).state_dict(),
-            "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
-            "scaler": self.scaler.state_dict(), "rng": rng_state(),
+            "stage": self.stage.name,
+            "step": self.step,
+            "model": _unwrap(self.net).state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "rng": rng_state(),
         }
 
     def resume(self) -> bool:
@@ -205,7 +218,9 @@ class Trainer:
         while self.step < stage.steps:
             epoch, offset = divmod(self.step, per_epoch)
             _set_epoch(stage.train_set, epoch)
-            batches = epoch_batches(n, stage.batch_size, epoch, run.seed, self.dist.rank, self.dist.world_size)
+            batches = epoch_batches(
+                n, stage.batch_size, epoch, run.seed, self.dist.rank, self.dist.world_size
+            )
             loader = DataLoader(stage.train_set, batch_sampler=batches[offset:], num_workers=self.workers)
             for batch in loader:
                 self._train_step(batch)
@@ -213,7 +228,12 @@ class Trainer:
                     bar.update(1)
                 if self.step % run.log_every == 0 or self.step == stage.steps:
                     elapsed = time.perf_counter() - started
-                    rate = (self.step - first_step) * stage.batch_size * self.dist.world_size / max(elapsed, 1e-9)
+                    rate = (
+                        (self.step - first_step)
+                        * stage.batch_size
+                        * self.dist.world_size
+                        / max(elapsed, 1e-9)
+                    )
                     self._last_terms["lr"] = self.scheduler.get_last_lr()[0]
                     self._last_terms["samples_per_s"] = rate
                     self._log(self._last_terms, "train")

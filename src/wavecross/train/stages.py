@@ -22,7 +22,7 @@ from ..losses import fusion_loss, reconstruction_loss
 from ..nn import ModalityAutoencoder, WaveCross, load_weights, save_weights
 from ..nn.io import read_weights
 from .config import TrainConfig
-from .distributed import DistInfo, cleanup, init_distributed, pick_device
+from .distributed import cleanup, init_distributed, pick_device
 from .loop import Stage, Trainer
 
 STAGES = ("pretrain", "fusion", "all")
@@ -102,7 +102,9 @@ def build_datasets(cfg: TrainConfig) -> tuple[Dataset, Dataset | None]:
         val = SyntheticPairDataset(length=4, size=d.crop, seed=cfg.run.seed + 10_000)
         return train, val
     common = {"crop": d.crop, "val_fraction": d.val_fraction, "seed": cfg.run.seed, "on_bad": d.on_bad}
-    return PairedImageDataset(d.roots, split="train", **common), PairedImageDataset(d.roots, split="val", **common)
+    return PairedImageDataset(d.roots, split="train", **common), PairedImageDataset(
+        d.roots, split="val", **common
+    )
 
 
 def _pretrain_stage(cfg: TrainConfig, out: Path, data: tuple[Dataset, Dataset | None]) -> Stage:
@@ -116,16 +118,21 @@ def _pretrain_stage(cfg: TrainConfig, out: Path, data: tuple[Dataset, Dataset | 
 def _fusion_stage(cfg: TrainConfig, out: Path, data: tuple[Dataset, Dataset | None]) -> Stage:
     enc_path = Path(cfg.fusion.encoders) if cfg.fusion.encoders else out / "pretrain" / "encoders.safetensors"
     if not enc_path.is_file():
-        raise WavecrossError(f"{enc_path}: pre-trained encoders not found; run --stage pretrain first (same --out) "
-                             "or set fusion.encoders in the config.")
+        raise WavecrossError(
+            f"{enc_path}: pre-trained encoders not found; run --stage pretrain first (same --out) "
+            "or set fusion.encoders in the config."
+        )
     tensors, meta = read_weights(enc_path)
     if json.loads(meta.get("config", "{}")) != json.loads(json.dumps(cfg.model.to_dict())):
-        raise WavecrossError(f"{enc_path}: encoders were trained with another model config; pre-train again with "
-                             "this config.")
+        raise WavecrossError(
+            f"{enc_path}: encoders were trained with another model config; pre-train again with this config."
+        )
     net = WaveCross(cfg.model)
     missing = net.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=False)
     if missing.unexpected_keys:
-        raise WavecrossError(f"{enc_path}: unexpected tensors {missing.unexpected_keys[:3]}; not an encoders file.")
+        raise WavecrossError(
+            f"{enc_path}: unexpected tensors {missing.unexpected_keys[:3]}; not an encoders file."
+        )
 
     def finalize(module: nn.Module) -> None:
         save_weights(module.net, out / "fusion" / "model.safetensors")
@@ -134,8 +141,14 @@ def _fusion_stage(cfg: TrainConfig, out: Path, data: tuple[Dataset, Dataset | No
     return Stage("fusion", FusionStage(cfg, net), f.steps, f.batch_size, f.lr, data[0], data[1], finalize)
 
 
-def train(cfg: TrainConfig, stage: str = "all", out: str | Path = "runs/default", resume: bool = False,
-          max_steps: int | None = None, progress: bool = True) -> dict[str, nn.Module]:
+def train(
+    cfg: TrainConfig,
+    stage: str = "all",
+    out: str | Path = "runs/default",
+    resume: bool = False,
+    max_steps: int | None = None,
+    progress: bool = True,
+) -> dict[str, nn.Module]:
     """Run ``pretrain``, ``fusion`` or ``all``; works under ``torchrun`` as is.
 
     Returns the trained module of each stage run (on every process, so replicas can be compared).
@@ -153,7 +166,9 @@ def train(cfg: TrainConfig, stage: str = "all", out: str | Path = "runs/default"
         for name in ("pretrain", "fusion") if stage == "all" else (stage,):
             ckpt = out / name / "checkpoint.pt"
             if ckpt.exists() and not resume:
-                raise WavecrossError(f"{ckpt} exists; pass --resume to continue that run or choose another --out.")
+                raise WavecrossError(
+                    f"{ckpt} exists; pass --resume to continue that run or choose another --out."
+                )
             if info.is_main:
                 out.mkdir(parents=True, exist_ok=True)
                 (out / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
