@@ -49,9 +49,7 @@ def screenshot(html: Path, png: Path, width: int = 1400, height: int = 2000, tim
         ]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     if not png.is_file() or png.stat().st_size == 0:
-        raise RuntimeError(
-            f"Chromium wrote no screenshot (exit {proc.returncode}): {proc.stderr.strip()[-500:]}"
-        )
+        raise RuntimeError(f"Chromium wrote no screenshot (exit {proc.returncode}): {proc.stderr.strip()[-500:]}")
     return png
 
 

@@ -156,16 +156,10 @@ def plot(rows: list[dict], slopes: dict[str, float], path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument(
-        "--plot", type=Path, default=ROOT / "out" / "scaling.png", help="where to draw the plot"
-    )
+    parser.add_argument("--plot", type=Path, default=ROOT / "out" / "scaling.png", help="where to draw the plot")
     parser.add_argument("--config", default="paper", help="network preset (default: %(default)s)")
-    parser.add_argument(
-        "--tile", type=int, default=None, help="tile size passed to the fuser (0: never tile)"
-    )
-    parser.add_argument(
-        "--sizes", default=None, help="comma-separated WxH list (default: 256x256 … 3840x2160)"
-    )
+    parser.add_argument("--tile", type=int, default=None, help="tile size passed to the fuser (0: never tile)")
+    parser.add_argument("--sizes", default=None, help="comma-separated WxH list (default: 256x256 … 3840x2160)")
     parser.add_argument("--worker", nargs=3, type=int, metavar=("H", "W", "REPEATS"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.threads:
@@ -208,9 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     slopes = {
         "time": fit_slope(px, [r["seconds"] for r in rows]),
         "memory": fit_slope(px, [r["peak_rss_mib"] for r in rows]),
-        "memory_above_baseline": fit_slope(
-            px, [max(r["peak_rss_mib"] - r["rss_before_mib"], 1.0) for r in rows]
-        ),
+        "memory_above_baseline": fit_slope(px, [max(r["peak_rss_mib"] - r["rss_before_mib"], 1.0) for r in rows]),
     }
     plot(rows, slopes, args.plot)
     from wavecross.nn import WaveCross

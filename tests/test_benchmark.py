@@ -82,9 +82,7 @@ def test_fused_images_are_the_methods_output(report: tuple[Path, Path]) -> None:
     fused = read_image(out / "fused" / "mean" / "Beta" / "00002.png").astype(np.float64)
     assert fused.shape == ir.shape == SETS["Beta"]
     assert np.abs(fused - (ir + vis) / 2).max() <= 0.5 + 1e-6
-    np.testing.assert_array_equal(
-        read_image(out / "fused" / "max" / "Beta" / "00002.png"), np.maximum(ir, vis)
-    )
+    np.testing.assert_array_equal(read_image(out / "fused" / "max" / "Beta" / "00002.png"), np.maximum(ir, vis))
 
 
 def test_leaderboard_numbers_are_consistent(report: tuple[Path, Path]) -> None:
@@ -218,9 +216,7 @@ def test_tiny_network_through_the_benchmark(tmp_path: Path) -> None:
     )
     assert summary["kinds"] == {"wavecross": "ours", "mean": "classical"}
     for name in NAMES:
-        assert (
-            read_image(tmp_path / "r" / "fused" / "wavecross" / "Beta" / f"{name}.png").shape == SETS["Beta"]
-        )
+        assert read_image(tmp_path / "r" / "fused" / "wavecross" / "Beta" / f"{name}.png").shape == SETS["Beta"]
     assert summary["per_set"]["Beta"]["timing"]["wavecross"]["ms_per_mp"] > 0
 
 

@@ -1,0 +1,16 @@
+"""The benchmark report: run methods on test sets, score them alike, and write tables, figures and a page.
+
+``wavecross benchmark`` is :mod:`wavecross.report.benchmark`; :func:`run_benchmark` is its Python form.
+"""
+
+from __future__ import annotations
+
+__all__ = ["run_benchmark"]
+
+
+def __getattr__(name: str):  # lazy: importing the package must not pull in matplotlib and torch
+    if name == "run_benchmark":
+        from .benchmark import run_benchmark
+
+        return run_benchmark
+    raise AttributeError(name)

@@ -1,0 +1,533 @@
+"""``wavecross benchmark``: every method on every test set, same metrics, same machine, one report folder.
+
+Methods named in ``--methods`` are run here through :func:`wavecross.inference.get_fuser` on the luminance
+of each pair (IR grey, visible BT.601 Y, 0–255 rounded as the metric references see them) and timed;
+published methods enter through ``--fused NAME=DIR`` with their outputs laid out as
+``DIR/<set>/<name>.png``. All of them are then scored by the same metric code from the saved 8-bit files, so
+our numbers and the peers' are comparable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import time
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..data import find_pairs, luminance_u8, read_image, write_image
+from ..data.io import is_image_file
+from ..errors import WavecrossError
+from . import figures
+from .html import Table, write_index
+
+DEFAULT_METHODS = ("wavecross", "gff", "dwt", "laplacian", "mean", "max")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", required=True, type=Path, help="folder of test sets laid out as <set>/ir, <set>/vi")
+    parser.add_argument(
+        "--methods",
+        default=",".join(DEFAULT_METHODS),
+        help="comma-separated methods to run here (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--fused",
+        action="append",
+        default=[],
+        metavar="NAME=DIR",
+        help="add a method from its fused outputs DIR/<set>/<name>.png (repeatable)",
+    )
+    parser.add_argument("--sets", default=None, help="comma-separated subset of the sets in --data (default: all)")
+    parser.add_argument("--convention", default="cddfuse", help="metric convention (default: %(default)s)")
+    parser.add_argument("--metrics", default=None, help="metric preset or comma-separated names (default: all)")
+    parser.add_argument("-o", "--output", required=True, type=Path, help="report folder to create")
+    parser.add_argument("--overwrite", action="store_true", help="allow writing into a non-empty report folder")
+    parser.add_argument("--weights", type=Path, default=None, help="network weights (default: the shipped model)")
+    parser.add_argument("--device", default="cpu", help="device for the network (default: %(default)s)")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--grid-rows", type=int, default=4, help="images per set in the image grid")
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def parse_fused(specs: Sequence[str]) -> dict[str, Path]:
+    """``NAME=DIR`` strings → {name: folder}; names must be plain file-name-like words and unique."""
+    out: dict[str, Path] = {}
+    for spec in specs:
+        name, sep, folder = spec.partition("=")
+        name = name.strip()
+        if not sep or not folder.strip() or not _NAME.match(name):
+            raise WavecrossError(f"--fused {spec!r} is not NAME=DIR; write e.g. --fused SeAFusion=peers/SeAFusion.")
+        if name in out:
+            raise WavecrossError(f"--fused names {name!r} twice; give each fused method its own name.")
+        out[name] = Path(folder.strip())
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.threads is not None:
+        if args.threads < 1:
+            raise WavecrossError(f"--threads {args.threads} must be at least 1.")
+        import torch
+
+        torch.set_num_threads(args.threads)
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    sets = [s.strip() for s in args.sets.split(",") if s.strip()] if args.sets else None
+    metrics = None
+    if args.metrics:
+        metrics = args.metrics if "," not in args.metrics else [m.strip() for m in args.metrics.split(",")]
+    summary = run_benchmark(
+        args.data,
+        methods,
+        parse_fused(args.fused),
+        args.convention,
+        args.output,
+        sets=sets,
+        metrics=metrics,
+        overwrite=args.overwrite,
+        weights=args.weights,
+        device=args.device,
+        grid_rows=args.grid_rows,
+        progress=not args.no_progress,
+    )
+    print(f"report written to {Path(args.output) / 'index.html'} ({summary['elapsed_s']:.0f} s)")
+    return 0
+
+
+def find_sets(data_dir: Path, only: Sequence[str] | None = None) -> list[str]:
+    """Names of the sub-folders of ``data_dir`` that hold both ``ir/`` and ``vi/``, sorted (or as
+    ``only``)."""
+    if not data_dir.is_dir():
+        raise WavecrossError(f"{data_dir}: no such folder; point --data to a folder of <set>/ir and <set>/vi.")
+    found = sorted(p.name for p in data_dir.iterdir() if (p / "ir").is_dir() and (p / "vi").is_dir())
+    if not found:
+        raise WavecrossError(f"{data_dir}: contains no test set (no <set>/ir and <set>/vi folders).")
+    if only:
+        missing = [s for s in only if s not in found]
+        if missing:
+            raise WavecrossError(f"--sets names {', '.join(missing)}, not in {data_dir} (found: {', '.join(found)}).")
+        return list(only)
+    return found
+
+
+def _prepare_output(out_dir: Path, overwrite: bool) -> None:
+    if out_dir.exists() and not out_dir.is_dir():
+        raise WavecrossError(f"{out_dir}: exists and is not a folder; choose another report folder.")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite:
+        raise WavecrossError(f"{out_dir}: exists and is not empty; choose a new report folder or pass --overwrite.")
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+
+def _environment() -> dict[str, Any]:
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return {
+        "cpu": f"{cpu} ({os.cpu_count()} cores)",
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "load_1min_at_start": load,
+    }
+
+
+def _kinds(methods: Sequence[str], fused: dict[str, Path]) -> dict[str, str]:
+    return {
+        **{m: "ours" if m == "wavecross" else "classical" for m in methods},
+        **{n: "published" for n in fused},
+    }
+
+
+def _check_methods(methods: Sequence[str], fused: dict[str, Path], sets: Sequence[str]) -> None:
+    from ..baselines import BASELINES
+
+    known = ("wavecross", *BASELINES)
+    unknown = [m for m in methods if m not in known]
+    if unknown:
+        raise WavecrossError(f"unknown method {unknown[0]!r} in --methods; choose from {', '.join(known)}.")
+    if len(set(methods)) != len(methods):
+        raise WavecrossError("--methods names a method twice; list each method once.")
+    if not methods and not fused:
+        raise WavecrossError("nothing to benchmark; name --methods or add fused outputs with --fused NAME=DIR.")
+    clash = sorted(set(methods) & set(fused))
+    if clash:
+        raise WavecrossError(f"--fused name {clash[0]!r} is also a method to run; rename it, e.g. {clash[0]}-paper.")
+    for name, folder in fused.items():
+        if not folder.is_dir():
+            raise WavecrossError(f"--fused {name}={folder}: no such folder; check the path.")
+        if not any((folder / s).is_dir() for s in sets):
+            raise WavecrossError(
+                f"--fused {name}={folder}: has none of the sets {', '.join(sets)} as a sub-folder; "
+                "lay its outputs out as DIR/<set>/<name>.png."
+            )
+
+
+def _load_pairs(set_dir: Path, progress: bool, label: str) -> tuple[list[str], list[np.ndarray], list[np.ndarray]]:
+    """Names and 0–255 luminance images (uint8) of one set: IR grey, visible BT.601 Y."""
+    from tqdm import tqdm
+
+    pairs = find_pairs(set_dir / "ir", set_dir / "vi")
+    names, irs, viss = [], [], []
+    for pair in tqdm(pairs, desc=f"{label}: reading", disable=not progress, leave=False):
+        ir, vis = luminance_u8(read_image(pair.ir)), luminance_u8(read_image(pair.vis))
+        if ir.shape != vis.shape:
+            raise WavecrossError(f"{pair.ir} and {pair.vis} differ in size; register/resize the pair first.")
+        names.append(Path(pair.name).stem)
+        irs.append(ir)
+        viss.append(vis)
+    return names, irs, viss
+
+
+def _run_method(
+    fuser: Any,
+    method: str,
+    set_name: str,
+    names: list[str],
+    irs: list[np.ndarray],
+    viss: list[np.ndarray],
+    out: Path,
+    progress: bool,
+) -> dict[str, float]:
+    """Fuse a whole set with one method, save 8-bit PNGs, and time the fuse calls alone."""
+    from tqdm import tqdm
+
+    side = min(128, *irs[0].shape)  # warm-up: thread pools, lazy kernels, first allocations
+    fuser(irs[0][:side, :side] / np.float32(255), viss[0][:side, :side] / np.float32(255))
+    seconds, megapixels = 0.0, 0.0
+    for name, ir, vis in tqdm(
+        list(zip(names, irs, viss, strict=True)),
+        desc=f"{set_name}: {method}",
+        disable=not progress,
+        leave=False,
+    ):
+        a, b = ir.astype(np.float32) / 255, vis.astype(np.float32) / 255
+        start = time.perf_counter()
+        fused = fuser(a, b)
+        seconds += time.perf_counter() - start
+        megapixels += ir.size / 1e6
+        if fused.shape != ir.shape:
+            raise WavecrossError(f"method {method} returned {fused.shape} for a {ir.shape} image; it must keep sizes.")
+        write_image(out / f"{name}.png", np.clip(np.rint(fused * 255.0), 0, 255).astype(np.uint8), overwrite=True)
+    return {"ms_per_mp": 1000.0 * seconds / megapixels, "seconds": seconds, "megapixels": megapixels}
+
+
+def _find_image(folder: Path, stem: str) -> Path | None:
+    for p in sorted(folder.glob(f"{glob_escape(stem)}.*")):
+        if is_image_file(p):
+            return p
+    return None
+
+
+def glob_escape(text: str) -> str:
+    """``glob.escape`` for a file stem (names like ``img[1]`` must match literally)."""
+    import glob
+
+    return glob.escape(text)
+
+
+def _grid_rows(names: list[str], count: int) -> list[int]:
+    if len(names) <= count:
+        return list(range(len(names)))
+    return sorted({int(round(i)) for i in np.linspace(0, len(names) - 1, count)})
+
+
+def run_benchmark(
+    data_dir: str | Path,
+    methods: Sequence[str] = DEFAULT_METHODS,
+    fused: dict[str, str | Path] | None = None,
+    convention: str = "cddfuse",
+    out_dir: str | Path = "report",
+    *,
+    sets: Sequence[str] | None = None,
+    metrics: str | Sequence[str] | None = None,
+    overwrite: bool = False,
+    model: Any = None,
+    weights: str | Path | None = None,
+    device: str = "cpu",
+    grid_rows: int = 4,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Run, score and report; returns the summary also written to ``out_dir/results.json``.
+
+    ``model`` (a :class:`~wavecross.nn.WaveCross`) replaces the shipped network for the ``wavecross``
+    method, as tests do with an untrained tiny one; ``metrics=None`` computes every metric, thermal ones
+    included.
+    """
+    from ..inference import get_fuser
+
+    started = time.perf_counter()
+    data_dir, out_dir = Path(data_dir), Path(out_dir)
+    fused_dirs = {name: Path(p) for name, p in (fused or {}).items()}
+    methods = list(methods)
+    set_names = find_sets(data_dir, sets)
+    _check_methods(methods, fused_dirs, set_names)
+    _prepare_output(out_dir, overwrite)
+    metric_names = _resolve_metrics(metrics, convention)
+    kinds = _kinds(methods, fused_dirs)
+    fusers = {m: get_fuser(m, model=model, device=device, weights=weights) for m in methods}
+    summary: dict[str, Any] = {
+        "created": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "data": str(data_dir),
+        "convention": convention,
+        "methods": methods,
+        "fused": {k: str(v) for k, v in fused_dirs.items()},
+        "kinds": kinds,
+        "sets": set_names,
+        "metrics": metric_names,
+        "environment": _environment(),
+        "per_set": {},
+        "notes": [],
+        "figures": {},
+    }
+    for set_name in set_names:
+        summary["per_set"][set_name] = _benchmark_set(
+            data_dir / set_name,
+            set_name,
+            methods,
+            fusers,
+            fused_dirs,
+            convention,
+            metric_names,
+            out_dir,
+            kinds,
+            grid_rows,
+            progress,
+        )
+    _write_overview(summary, out_dir, kinds)
+    summary["elapsed_s"] = time.perf_counter() - started
+    (out_dir / "results.json").write_text(json.dumps(summary, indent=2, default=_jsonable), encoding="utf-8")
+    return summary
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _benchmark_set(
+    set_dir: Path,
+    set_name: str,
+    methods: list[str],
+    fusers: dict[str, Any],
+    fused_dirs: dict[str, Path],
+    convention: str,
+    metric_names: list[str],
+    out_dir: Path,
+    kinds: dict[str, str],
+    grid_rows: int,
+    progress: bool,
+) -> dict[str, Any]:
+    names, irs, viss = _load_pairs(set_dir, progress, set_name)
+    folders: dict[str, Path] = {}
+    timing: dict[str, dict[str, float]] = {}
+    for method in methods:
+        folders[method] = out_dir / "fused" / method / set_name
+        timing[method] = _run_method(fusers[method], method, set_name, names, irs, viss, folders[method], progress)
+    notes = []
+    for name, root in fused_dirs.items():
+        if (root / set_name).is_dir():
+            folders[name] = root / set_name
+        else:
+            notes.append(f"{name}: no fused outputs for {set_name} under {root}; left out of this set.")
+    scores = _evaluate(set_dir, folders, convention, metric_names, progress)
+    info: dict[str, Any] = {
+        "pairs": len(names),
+        "megapixels": sum(ir.size for ir in irs) / 1e6,
+        "notes": notes,
+        "timing": timing,
+        "means": {m: scores[m]["mean"] for m in folders},
+        "per_image": {m: scores[m]["per_image"] for m in folders},
+    }
+    info["leaderboard"] = _write_leaderboard(out_dir, set_name, scores, convention)
+    info["figures"] = _set_figures(out_dir, set_name, names, irs, viss, folders, info["means"], kinds, grid_rows)
+    return info
+
+
+def _read_fused(folder: Path, stem: str) -> np.ndarray | None:
+    path = _find_image(folder, stem)
+    return None if path is None else luminance_u8(read_image(path))
+
+
+def _set_figures(
+    out_dir: Path,
+    set_name: str,
+    names: list[str],
+    irs: list[np.ndarray],
+    viss: list[np.ndarray],
+    folders: dict[str, Path],
+    means: dict[str, dict[str, float]],
+    kinds: dict[str, str],
+    grid_rows: int,
+) -> dict[str, str]:
+    """Image grid, zoomed crops and metric bars of one set; returns their paths relative to ``out_dir``."""
+    from ..metrics import HIGHER_IS_BETTER
+
+    columns = ["IR", "VIS", *folders]
+    rows = []
+    for i in _grid_rows(names, max(1, grid_rows)):
+        fused = [_read_fused(folder, names[i]) for folder in folders.values()]
+        fused = [f if f is None or f.shape == irs[i].shape else None for f in fused]
+        rows.append((names[i], [irs[i], viss[i], *fused]))
+    fig_dir = out_dir / "figures"
+    paths = {
+        "grid": figures.image_grid(rows, columns, fig_dir / f"grid_{set_name}.png"),
+        "zoom": figures.zoom_panel(
+            [rows[0], rows[len(rows) // 2]] if len(rows) > 1 else rows,
+            columns,
+            fig_dir / f"zoom_{set_name}.png",
+        ),
+        "metrics": figures.metric_bars(
+            means,
+            dict(HIGHER_IS_BETTER),
+            kinds,
+            fig_dir / f"metrics_{set_name}.png",
+            title=f"{set_name}: mean over {len(names)} pairs",
+        ),
+    }
+    return {k: p.relative_to(out_dir).as_posix() for k, p in paths.items()}
+
+
+def _timing_table(summary: dict[str, Any]) -> Table:
+    sets = summary["sets"]
+    rows = []
+    for method in summary["methods"]:
+        values = {s: summary["per_set"][s]["timing"][method]["ms_per_mp"] for s in sets}
+        seconds = sum(summary["per_set"][s]["timing"][method]["seconds"] for s in sets)
+        mp = sum(summary["per_set"][s]["timing"][method]["megapixels"] for s in sets)
+        values["all sets"] = 1000.0 * seconds / mp
+        rows.append((method, summary["kinds"][method], values))
+    columns = [(s, False) for s in sets] + [("all sets", False)]
+    return Table(columns, rows, digits={c: 1 for c, _ in columns})
+
+
+def _write_overview(summary: dict[str, Any], out_dir: Path, kinds: dict[str, str]) -> None:
+    """Cross-set outputs: thermal scatter, timing table and chart, ``index.html``."""
+    from ..metrics import HIGHER_IS_BETTER
+
+    fig_dir = out_dir / "figures"
+    means = {s: summary["per_set"][s]["means"] for s in summary["sets"]}
+    thermal = [m for m in THERMAL_METRICS if m in summary["metrics"]]
+    if thermal and "SF" in summary["metrics"]:
+        path = figures.thermal_scatter(means, kinds, fig_dir / "thermal.png", "SF", thermal, dict(HIGHER_IS_BETTER))
+        summary["figures"]["thermal"] = path.relative_to(out_dir).as_posix()
+    else:
+        summary["notes"].append("No thermal-fidelity figure: it needs SF and RankAgree or LocalEnergyErr.")
+    timing = _timing_table(summary)
+    if summary["methods"]:
+        per_set = {
+            s: {m: summary["per_set"][s]["timing"][m]["ms_per_mp"] for m in summary["methods"]} for s in summary["sets"]
+        }
+        path = figures.timing_bars(per_set, kinds, fig_dir / "timing.png")
+        summary["figures"]["timing"] = path.relative_to(out_dir).as_posix()
+    summary["timing_files"] = _write_timing(out_dir, timing)
+    load = summary["environment"]["load_1min_at_start"]
+    if np.isfinite(load) and load > 0.5 * (os.cpu_count() or 1):
+        summary["notes"].append(
+            f"The machine was busy when the benchmark started (1-minute load {load:.1f} on {os.cpu_count()} "
+            "cores): absolute timings are pessimistic, ratios between methods remain meaningful."
+        )
+    tables = {s: _html_table(summary, s) for s in summary["sets"]}
+    write_index(out_dir, summary, tables, figures.method_colours(kinds), timing)
+
+
+def _write_timing(out_dir: Path, table: Table) -> dict[str, str]:
+    names = [c for c, _ in table.columns]
+    lines = ["method," + ",".join(names)]
+    lines += [m + "," + ",".join(f"{v.get(c, float('nan')):.3f}" for c in names) for m, _, v in table.rows]
+    (out_dir / "timing.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    data = {m: {"unit": "ms per megapixel", **{c: v.get(c) for c in names}} for m, _, v in table.rows}
+    (out_dir / "timing.json").write_text(json.dumps(data, indent=2), encoding="utf-8")
+    return {"csv": "timing.csv", "json": "timing.json"}
+
+
+def _html_table(summary: dict[str, Any], set_name: str) -> Table:
+    from ..metrics import HIGHER_IS_BETTER
+
+    info = summary["per_set"][set_name]
+    columns = [(m, HIGHER_IS_BETTER.get(m)) for m in summary["metrics"]] + [("ms/MP", False)]
+    rows = []
+    for method, means in info["means"].items():
+        values = dict(means)
+        if method in info["timing"]:
+            values["ms/MP"] = info["timing"][method]["ms_per_mp"]
+        rows.append((method, summary["kinds"][method], values))
+    return Table(columns, rows, digits={"ms/MP": 1})
+
+
+THERMAL_METRICS = ("RankAgree", "LocalEnergyErr", "HotContrast")
+
+
+def _resolve_metrics(metrics: str | Sequence[str] | None, convention: str) -> list[str]:
+    """Metric names in display order.
+
+    ``None`` is the convention's own preset plus the thermal-fidelity metrics; ``"all"`` every metric the
+    toolkit has (slow: FMI); another string is a preset name or a single metric; a list is taken as is.
+    """
+    from ..metrics import ALL_METRICS, CONVENTIONS, HIGHER_IS_BETTER, PRESETS
+
+    if convention not in CONVENTIONS:
+        raise WavecrossError(f"unknown --convention {convention!r}; choose one of {', '.join(CONVENTIONS)}.")
+    if metrics is None:
+        names = list(PRESETS[convention])
+        names += [m for m in THERMAL_METRICS if m in HIGHER_IS_BETTER and m not in names]
+    elif metrics == "all":
+        names = list(ALL_METRICS)
+    elif isinstance(metrics, str):
+        names = list(PRESETS[metrics]) if metrics in PRESETS else [metrics]
+    else:
+        names = list(dict.fromkeys(metrics))
+    unknown = [m for m in names if m not in HIGHER_IS_BETTER]
+    if unknown:
+        raise WavecrossError(
+            f"unknown metric {unknown[0]!r} in --metrics; use a preset ({', '.join(PRESETS)}), all, or metric names."
+        )
+    return names
+
+
+def _evaluate(
+    set_dir: Path, folders: dict[str, Path], convention: str, metric_names: list[str], progress: bool
+) -> dict[str, dict[str, Any]]:
+    from ..evaluate import evaluate_folders
+
+    return evaluate_folders(
+        set_dir / "ir",
+        set_dir / "vi",
+        folders,
+        convention=convention,
+        metrics=metric_names,
+        progress=progress,
+    )
+
+
+def _write_leaderboard(
+    out_dir: Path, set_name: str, scores: dict[str, dict[str, Any]], convention: str
+) -> dict[str, str]:
+    """``leaderboard_<set>.md/.csv/.json`` through ``wavecross evaluate``'s own table writers."""
+    from ..evaluate import to_csv, to_json, to_markdown
+
+    texts = {"md": to_markdown(scores, convention), "csv": to_csv(scores), "json": to_json(scores)}
+    paths = {}
+    for ext, text in texts.items():
+        path = out_dir / f"leaderboard_{set_name}.{ext}"
+        path.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        paths[ext] = path.relative_to(out_dir).as_posix()
+    return paths
