@@ -19,9 +19,9 @@ class FusionLossWeights:
     """
 
     intensity: float = 1.0
-    gradient: float = 10.0
+    gradient: float = 20.0
     rank: float = 500.0
-    energy: float = 10.0
+    energy: float = 1.0
     rank_random_pairs: int = 4096
     rank_neighbour_pairs: int = 4096
 
