@@ -1,0 +1,314 @@
+"""``wavecross evaluate``: fusion metrics of folders of fused images, per image and averaged, side by side.
+
+Inputs are matched by file stem (fused ``.png`` against ``.jpg`` sources is fine); colour images are evaluated on
+their BT.601 Y rounded to 8 bits, as the reference codes see them. The result layout (also the JSON file) is
+``{method: {"per_image": {file name: {metric: value}}, "mean": {metric: value}}}`` with NaN for undefined values
+(``null`` in JSON). Means are over the images where the metric is defined.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .data.io import is_image_file, luminance_u8, read_image
+from .data.pairs import Pair, find_pairs
+from .errors import WavecrossError
+
+Results = dict[str, dict[str, Any]]
+
+
+# ------------------------------------------------------------------------------------------- computation
+
+
+def _fused_index(folder: Path, method: str) -> dict[str, Path]:
+    if not folder.is_dir():
+        raise WavecrossError(f"{folder}: no such folder for method {method!r}; check --fused.")
+    index: dict[str, Path] = {}
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and is_image_file(path):
+            if path.stem in index:
+                raise WavecrossError(
+                    f"{path} and {index[path.stem]}: two fused images share the stem {path.stem!r}; keep one."
+                )
+            index[path.stem] = path
+    return index
+
+
+def _match(pairs: list[Pair], fused: dict[str, Path]) -> dict[str, dict[str, Path]]:
+    """Fused file of every pair for every method; one error naming all missing files."""
+    matched: dict[str, dict[str, Path]] = {}
+    missing: list[str] = []
+    for method, folder in fused.items():
+        index = _fused_index(Path(folder), method)
+        matched[method] = {}
+        for pair in pairs:
+            stem = Path(pair.name).stem
+            if stem in index:
+                matched[method][pair.name] = index[stem]
+            else:
+                missing.append(str(Path(folder) / f"{stem}.*"))
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise WavecrossError(
+            f"missing fused image(s): {shown}; every source pair needs a fused image with the same file stem "
+            "(any image extension)."
+        )
+    return matched
+
+
+def _grey(path: Path) -> np.ndarray:
+    return luminance_u8(read_image(path))
+
+
+def _nanmean(values: list[float]) -> float:
+    finite = [v for v in values if not math.isnan(v)]
+    return float(sum(finite) / len(finite)) if finite else float("nan")
+
+
+def evaluate_folders(
+    ir_dir: str | Path,
+    vis_dir: str | Path,
+    fused: dict[str, Path],
+    convention: str = "cddfuse",
+    metrics: Sequence[str] | None = None,
+    progress: bool = True,
+) -> Results:
+    """Metrics of every fused folder in ``fused`` (method name → folder) against the pairs of ir/vis folders.
+
+    Returns ``{method: {"per_image": {file name: {metric: value}}, "mean": {metric: value}}}``; NaN marks an
+    undefined value. Raises :class:`WavecrossError` for unknown metrics/conventions, missing or unreadable files
+    and size mismatches (the message names the file).
+    """
+    from .metrics import Triple, resolve
+
+    chosen = resolve(metrics, convention)
+    if not fused:
+        raise WavecrossError("no fused folder given; pass --fused DIR or --fused NAME=DIR.")
+    pairs = find_pairs(ir_dir, vis_dir)
+    matched = _match(pairs, fused)
+    results: Results = {m: {"per_image": {}, "mean": {}} for m in fused}
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(pairs) * len(fused), desc="evaluate", unit="img", file=sys.stderr)
+    try:
+        for pair in pairs:
+            ir, vis = _grey(pair.ir), _grey(pair.vis)
+            if ir.shape != vis.shape:
+                raise WavecrossError(
+                    f"{pair.vis}: size {vis.shape[1]}×{vis.shape[0]} differs from {pair.ir} "
+                    f"({ir.shape[1]}×{ir.shape[0]}); register or resize the pair first."
+                )
+            sources: Triple | None = None
+            for method in fused:
+                path = matched[method][pair.name]
+                f = _grey(path)
+                if f.shape != ir.shape:
+                    raise WavecrossError(
+                        f"{path}: size {f.shape[1]}×{f.shape[0]} differs from its source pair "
+                        f"({ir.shape[1]}×{ir.shape[0]}); fuse at the source size."
+                    )
+                # One Triple per method, sharing the sources' cached intermediates between methods.
+                t = Triple(f, ir, vis) if sources is None else sources.with_fused(f)
+                sources = sources or t
+                results[method]["per_image"][pair.name] = {n: float(m.fn(t)) for n, m in chosen.items()}
+                if bar is not None:
+                    bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    for method in fused:
+        per_image = results[method]["per_image"]
+        results[method]["mean"] = {n: _nanmean([v[n] for v in per_image.values()]) for n in chosen}
+    return results
+
+
+# ----------------------------------------------------------------------------------------------- tables
+
+
+def _fmt(value: float) -> str:
+    if math.isnan(value):
+        return "—"
+    if value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-3):
+        return f"{value:.3e}"
+    return f"{value:.4f}"
+
+
+def _best(rows: dict[str, dict[str, float]], metric: str) -> set[str]:
+    """Methods holding the best value of ``metric`` (direction-aware; none if the direction is undefined)."""
+    from .metrics import HIGHER_IS_BETTER
+
+    higher = HIGHER_IS_BETTER.get(metric)
+    values = {m: r[metric] for m, r in rows.items() if not math.isnan(r[metric])}
+    if higher is None or len(values) < 2:
+        return set()
+    target = max(values.values()) if higher else min(values.values())
+    return {m for m, v in values.items() if v == target}
+
+
+def _arrow(metric: str) -> str:
+    from .metrics import HIGHER_IS_BETTER
+
+    return {True: "↑", False: "↓"}.get(HIGHER_IS_BETTER.get(metric), "")
+
+
+def _metrics_of(results: Results) -> list[str]:
+    first = next(iter(results.values()))
+    return list(first["mean"])
+
+
+def _markdown_table(rows: dict[str, dict[str, float]], metrics: list[str]) -> list[str]:
+    lines = ["| method | " + " | ".join(f"{m} {_arrow(m)}".strip() for m in metrics) + " |"]
+    lines.append("|---|" + "---:|" * len(metrics))
+    best = {m: _best(rows, m) for m in metrics}
+    for method, row in rows.items():
+        cells = [f"**{_fmt(row[m])}**" if method in best[m] else _fmt(row[m]) for m in metrics]
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def to_markdown(results: Results, convention: str | None = None) -> str:
+    """Markdown report: the mean table, then one table per image; best value per column in bold."""
+    metrics = _metrics_of(results)
+    head = "# Fusion metrics" + (f" ({convention} convention)" if convention else "")
+    lines = [head, "", "↑ higher is better, ↓ lower is better; the best value of each column is in bold.", ""]
+    lines += ["## Mean", "", *_markdown_table({m: r["mean"] for m, r in results.items()}, metrics), ""]
+    images = list(next(iter(results.values()))["per_image"])
+    if images:
+        lines += ["## Per image", ""]
+    for name in images:
+        rows = {m: r["per_image"][name] for m, r in results.items()}
+        lines += [f"### {name}", "", *_markdown_table(rows, metrics), ""]
+    return "\n".join(lines)
+
+
+def to_csv(results: Results) -> str:
+    """CSV with one row per (method, image) and a ``mean`` row per method; empty cells for NaN."""
+    metrics = _metrics_of(results)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["method", "image", *metrics])
+    for method, r in results.items():
+        for name, row in [*r["per_image"].items(), ("mean", r["mean"])]:
+            writer.writerow([method, name, *("" if math.isnan(row[m]) else repr(row[m]) for m in metrics)])
+    return out.getvalue()
+
+
+def _nan_to_none(obj: Any) -> Any:
+    if isinstance(obj, float) and math.isnan(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _nan_to_none(v) for k, v in obj.items()}
+    return obj
+
+
+def to_json(results: Results) -> str:
+    """The results as JSON, NaN written as ``null``."""
+    return json.dumps(_nan_to_none(results), indent=2, allow_nan=False)
+
+
+def to_text(results: Results) -> str:
+    """A plain-text table of the means, best value per column marked with ``*``."""
+    metrics = _metrics_of(results)
+    rows = {m: r["mean"] for m, r in results.items()}
+    best = {m: _best(rows, m) for m in metrics}
+    header = ["method", *(f"{m}{_arrow(m)}" for m in metrics)]
+    body = [
+        [method, *(_fmt(row[m]) + ("*" if method in best[m] else " ") for m in metrics)] for method, row in rows.items()
+    ]
+    header = [header[0], *(h + " " for h in header[1:])]
+    widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
+    lines = [
+        "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
+        for r in [header, *body]
+    ]
+    n_images = len(next(iter(results.values()))["per_image"])
+    return "\n".join([f"mean over {n_images} image(s); * best, ↑ higher / ↓ lower is better", *lines])
+
+
+# --------------------------------------------------------------------------------------------------- CLI
+
+
+def _parse_fused(values: list[str]) -> dict[str, Path]:
+    fused: dict[str, Path] = {}
+    for value in values:
+        name, sep, folder = value.partition("=")
+        if not sep:
+            name, folder = Path(value).name or value, value
+        if not name or not folder:
+            raise WavecrossError(f"--fused {value!r}: expected DIR or NAME=DIR.")
+        if name in fused:
+            raise WavecrossError(f"--fused: method name {name!r} given twice; name the folders NAME=DIR.")
+        fused[name] = Path(folder)
+    return fused
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``wavecross evaluate``."""
+    parser.add_argument("--ir", required=True, metavar="DIR", help="folder of infrared source images")
+    parser.add_argument("--vis", required=True, metavar="DIR", help="folder of visible source images")
+    parser.add_argument(
+        "--fused",
+        required=True,
+        action="append",
+        metavar="[NAME=]DIR",
+        help="folder of fused images (file stems as the sources); repeat to compare methods",
+    )
+    parser.add_argument(
+        "--convention",
+        default="cddfuse",
+        choices=("cddfuse", "vifb", "tang"),
+        help="reference code whose definitions to follow (default: cddfuse)",
+    )
+    parser.add_argument(
+        "--metrics",
+        metavar="M1,M2,...",
+        help="metric names (default: the convention's preset), e.g. SD,AG,SCD,SF,CC,EN,Nabf,MS_SSIM,RankAgree",
+    )
+    parser.add_argument("--json", metavar="FILE", help="write the per-image and mean values as JSON")
+    parser.add_argument("--csv", metavar="FILE", help="write the per-image and mean values as CSV")
+    parser.add_argument("--markdown", metavar="FILE", help="write mean and per-image tables as Markdown")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+
+def _write(path: str, text: str) -> None:
+    target = Path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise WavecrossError(f"{target}: cannot write ({exc.strerror}); choose a writable path.") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``wavecross evaluate``."""
+    metrics = None
+    if args.metrics:
+        metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
+    results = evaluate_folders(
+        args.ir,
+        args.vis,
+        _parse_fused(args.fused),
+        convention=args.convention,
+        metrics=metrics,
+        progress=not args.no_progress,
+    )
+    if args.json:
+        _write(args.json, to_json(results))
+    if args.csv:
+        _write(args.csv, to_csv(results))
+    if args.markdown:
+        _write(args.markdown, to_markdown(results, args.convention))
+    print(to_text(results))
+    return 0

@@ -1,0 +1,158 @@
+"""The metric catalogue: the three reference conventions, the general metrics, and :func:`compute`.
+
+A name means one definition per convention (``PRESETS``); names outside a preset have a single definition
+(the general metrics, or the one preset that defines them), so ``compute(..., metrics=["Nabf"],
+convention="cddfuse")`` gives the Tang-suite Nabf.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+from ..errors import WavecrossError
+from . import feature_mi as _fmi
+from . import gradient as _gr
+from . import information as _inf
+from . import statistics as _st
+from . import structural as _sx
+from . import thermal as _th
+from . import visual as _vi
+from ._base import Triple
+
+f32 = np.float32
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One named metric under one convention: the function of a :class:`Triple` and its direction."""
+
+    fn: Callable[[Triple], float]
+    higher_is_better: bool | None
+
+
+def _m(fn: Callable[..., float], higher: bool | None, **kwargs: Any) -> Metric:
+    return Metric(partial(fn, **kwargs) if kwargs else fn, higher)
+
+
+CONVENTIONS: dict[str, dict[str, Metric]] = {
+    # MMIF-CDDFuse utils/Evaluator.py (float32 images, scikit-image 0.19 SSIM)
+    "cddfuse": {
+        "EN": _m(_inf.entropy, True),
+        "SD": _m(_st.standard_deviation, True, dtype=f32),
+        "SF": _m(_st.spatial_frequency, True, dtype=f32),
+        "AG": _m(_st.average_gradient, True, dtype=f32),
+        "MI": _m(_inf.mutual_information, True, convention="cddfuse"),
+        "MSE": _m(_st.mse, False, dtype=f32),
+        "CC": _m(_st.correlation_coefficient, True, dtype=f32),
+        "PSNR": _m(_st.psnr, True, convention="cddfuse"),
+        "SCD": _m(_st.scd, True, dtype=f32),
+        "VIFF": _m(_vi.viff, True, nan_as_one=True),
+        "Qabf": _m(_gr.qabf, True, dtype=f32),
+        "SSIM": _m(_sx.ssim_skimage, True, data_range=2.0),
+    },
+    # VIFB MATLAB toolbox (Zhang et al. 2020)
+    "vifb": {
+        "CE": _m(_inf.cross_entropy, False),
+        "EN": _m(_inf.entropy, True),
+        "MI": _m(_inf.mutual_information, True, convention="vifb"),
+        "PSNR": _m(_st.psnr, True, convention="vifb"),
+        "AG": _m(_st.average_gradient, True, interior=True),
+        "EI": _m(_st.edge_intensity, True),
+        "Qabf": _m(_gr.qabf, True, scale=255.0),
+        "SD": _m(_st.standard_deviation, True),
+        "SF": _m(_st.spatial_frequency, True, per_pixel=True),
+        "RMSE": _m(_st.rmse_vifb, False),
+        "SSIM": _m(_sx.ssim_wang, True),
+        "Qcb": _m(_vi.qcb, True),
+        "Qcv": _m(_vi.qcv, False),
+    },
+    # analysis_Reference.m of the SeAFusion / PIAFusion / SwinFusion line (Tang et al.)
+    "tang": {
+        "EN": _m(_inf.entropy, True),
+        "MI": _m(_inf.mutual_information, True, convention="tang"),
+        "SF": _m(_st.spatial_frequency, True),
+        "SD": _m(_st.standard_deviation, True),
+        "AG": _m(_st.average_gradient, True, interior=True),
+        "MSE": _m(_st.mse, False, unit=True),
+        "PSNR": _m(_st.psnr, True, convention="tang"),
+        "VIF": _m(_vi.viff, True, nan_as_one=False),
+        "CC": _m(_st.correlation_coefficient, True),
+        "SCD": _m(_st.scd, True),
+        "Qabf": _m(_gr.qabf, True),
+        "Nabf": _m(_gr.nabf, False),
+        "SSIM": _m(_sx.ssim_matlab, True),
+    },
+}
+
+GENERAL: dict[str, Metric] = {
+    "Q_S": _m(_sx.piella_qs, True),
+    "Q_W": _m(_sx.piella_qw, True),
+    "Q_E": _m(_sx.piella_qe, True),
+    "Q_Y": _m(_sx.yang_qy, True),
+    "Q_C": _m(_sx.cvejic_qc, True),
+    "FMI_pixel": _m(_fmi.fmi, True, feature="pixel"),
+    "FMI_dct": _m(_fmi.fmi, True, feature="dct"),
+    "FMI_w": _m(_fmi.fmi, True, feature="wavelet"),
+    "MS_SSIM": _m(_sx.ms_ssim, True),
+    "RankAgree": _m(_th.rank_agree, True),
+    "LocalEnergyErr": _m(_th.local_energy_err, False),
+    "HotContrast": _m(_th.hot_contrast, True),
+}
+
+PRESETS: dict[str, tuple[str, ...]] = {name: tuple(defs) for name, defs in CONVENTIONS.items()}
+
+ALL_METRICS: tuple[str, ...] = tuple(dict.fromkeys([n for defs in CONVENTIONS.values() for n in defs] + list(GENERAL)))
+
+HIGHER_IS_BETTER: dict[str, bool | None] = {}
+for _defs in [*CONVENTIONS.values(), GENERAL]:
+    for _name, _metric in _defs.items():
+        HIGHER_IS_BETTER.setdefault(_name, _metric.higher_is_better)
+
+
+def resolve(metrics: Sequence[str] | None, convention: str = "cddfuse") -> dict[str, Metric]:
+    """The definitions ``compute`` would use: the preset's own, else the general or single other definition.
+
+    Raises :class:`WavecrossError` for an unknown convention or metric name (the message lists the valid ones).
+    """
+    if convention not in CONVENTIONS:
+        raise WavecrossError(f"unknown convention {convention!r}; choose one of {', '.join(CONVENTIONS)}.")
+    names = list(PRESETS[convention]) if metrics is None else list(metrics)
+    chosen: dict[str, Metric] = {}
+    unknown = []
+    for name in names:
+        if name in CONVENTIONS[convention]:
+            chosen[name] = CONVENTIONS[convention][name]
+        elif name in GENERAL:
+            chosen[name] = GENERAL[name]
+        else:
+            owner = next((c for c, defs in CONVENTIONS.items() if name in defs), None)
+            if owner is None:
+                unknown.append(name)
+            else:
+                chosen[name] = CONVENTIONS[owner][name]
+    if unknown:
+        raise WavecrossError(
+            f"unknown metric name(s) {', '.join(map(repr, unknown))}; valid names: {', '.join(ALL_METRICS)}."
+        )
+    return chosen
+
+
+def compute(
+    fused: Any, ir: Any, vis: Any, metrics: Sequence[str] | None = None, convention: str = "cddfuse"
+) -> dict[str, float]:
+    """Metric values of one fused image against its infrared and visible sources.
+
+    Images are grey (H, W) numpy arrays or tensors at the 0–255 scale (8-bit images as saved). ``metrics=None``
+    computes the whole preset of ``convention`` ("cddfuse", "vifb" or "tang"); names are those of
+    :data:`PRESETS` and the general metrics (Q_S, Q_W, Q_E, Q_Y, Q_C, FMI_pixel, FMI_dct, FMI_w, MS_SSIM,
+    RankAgree, LocalEnergyErr, HotContrast). Values are floats; NaN where a metric is undefined (e.g. SCD when
+    F equals a source). Intermediates shared by several metrics are computed once per call.
+    """
+    chosen = resolve(metrics, convention)
+    t = Triple.of(fused, ir, vis)
+    return {name: float(metric.fn(t)) for name, metric in chosen.items()}
