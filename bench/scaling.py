@@ -159,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plot", type=Path, default=ROOT / "out" / "scaling.png", help="where to draw the plot")
     parser.add_argument("--config", default="paper", help="network preset (default: %(default)s)")
     parser.add_argument("--tile", type=int, default=None, help="tile size passed to the fuser (0: never tile)")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--sizes", default=None, help="comma-separated WxH list (default: 256x256 … 3840x2160)")
     parser.add_argument("--worker", nargs=3, type=int, metavar=("H", "W", "REPEATS"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
