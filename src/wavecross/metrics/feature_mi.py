@@ -18,7 +18,7 @@ from scipy import fft
 
 from ._base import Triple
 
-_BLOCK = 4096  # windows per block: the (17, block) intermediates stay in the CPU cache
+_BLOCK = 2048  # windows per block: the (17, block) intermediates stay small and cache-resident
 
 
 def _feature(img: np.ndarray, feature: str) -> np.ndarray:
@@ -84,7 +84,7 @@ class _Marginal:
         span = raw.max(axis=0) - lo
         flat = span == 0
         norm = (raw - lo) / np.where(flat, 1.0, span)
-        norm[:, flat] = 1.0
+        np.copyto(norm, 1.0, where=flat)
         self.raw = raw
         self.norm = norm
         self.pdf = norm / norm.sum(axis=0)  # axis-0 sums of a C-ordered array run row after row
@@ -110,25 +110,28 @@ def _staircase(fc: np.ndarray, xc: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
     by at most 16 ulp, far below anything that matters to the sums.
     """
     n = fc.shape[0] - 1
+    if n != 8:
+        raise ValueError("the merging network and the 4-bit codes are built for 3×3 windows")
     w = fc.shape[1]
     keys = np.empty((2 * n, w), np.int64)
     keys[:n] = fc[:n].view(np.int64)
     keys[n:] = xc[:n].view(np.int64)
     keys &= ~np.int64(15)
     keys |= np.arange(2 * n, dtype=np.int64)[:, None]
-    rows = list(keys)
     spare = np.empty(w, np.int64)
     for i, j in _merge_network(n):
-        np.minimum(rows[i], rows[j], out=spare)
-        np.maximum(rows[i], rows[j], out=rows[j])
-        rows[i], spare = spare, rows[i]
-    merged = np.stack(rows)
-    code = merged & 15
-    merged -= code
-    values = merged.view(np.float64)
-    # Cells in merge order: cell k lies after the first k breakpoints; cj counts the X breakpoints among them.
-    cj = np.zeros((2 * n + 1, w), np.int64)
-    _cumsum_rows(code >> 3 if n == 8 else (code >= n).astype(np.int64), out=cj[1:])
+        np.minimum(keys[i], keys[j], out=spare)
+        np.maximum(keys[i], keys[j], out=keys[j])
+        keys[i] = spare
+    low = keys & 15
+    keys -= low
+    values = keys.view(np.float64)
+    # Cells in merge order: cell k lies after the first k breakpoints; cj counts the X breakpoints among them
+    # (codes 8–15 are X breakpoints, so the code shifted right by 3 is the X flag).
+    low >>= 3
+    cj = np.empty((2 * n + 1, w), np.int64)
+    cj[0] = 0
+    _cumsum_rows(low, out=cj[1:])
     ci = np.arange(2 * n + 1)[:, None] - cj
     mass = np.empty((2 * n + 1, w))
     mass[0] = values[0]

@@ -49,11 +49,13 @@ def _qabf_maps(
     return g, alpha
 
 
-def _qabf_preservation(ga: np.ndarray, aa: np.ndarray, gf: np.ndarray, af: np.ndarray) -> np.ndarray:
+def _qabf_preservation(ga: np.ndarray, aa: np.ndarray, gf: np.ndarray, af: np.ndarray, scale: float) -> np.ndarray:
     tg, kg, dg, ta, ka, da = 0.9994, -15.0, 0.5, 0.9879, -22.0, 0.8
+    equal = gf if scale == 1.0 else gf * scale
     with np.errstate(divide="ignore", invalid="ignore"):
-        # Reference quirk kept: where the strengths are equal the "ratio" is the strength itself, not 1.
-        g_rel = np.where(ga > gf, gf / ga, np.where(ga == gf, gf, ga / gf)).astype(ga.dtype)
+        # Reference quirk kept: where the strengths are equal the "ratio" is the strength itself, not 1 (so it
+        # depends on the image scale; ratios and orientations do not).
+        g_rel = np.where(ga > gf, gf / ga, np.where(ga == gf, equal, ga / gf)).astype(ga.dtype)
     a_rel = 1 - np.abs(aa - af) / (math.pi / 2)
     q_g = tg / (1 + np.exp(kg * (g_rel - dg)))
     q_a = ta / (1 + np.exp(ka * (a_rel - da)))
@@ -71,17 +73,16 @@ def qabf(fused: Any, ir: Any = None, vis: Any = None, *, scale: float = 1.0, dty
     ``dtype=np.float32`` follows the CDDFuse evaluator's float32 arithmetic.
     """
     t = Triple.of(fused, ir, vis)
-    maps = {}
-    for key in "abf":
-        sx, sy = sobel(t, key, "constant")
-        if scale != 1.0:
-            sx, sy = sx * scale, sy * scale
-        maps[key] = _qabf_maps(sx, sy, dtype)
+    name = np.dtype(dtype).name
+    maps = {
+        key: t.cached(("qabf", key, name), lambda k=key: _qabf_maps(*sobel(t, k, "constant"), dtype), uses=key)
+        for key in "abf"
+    }
     gf, af = maps["f"]
     ga, aa = maps["a"]
     gb, ab = maps["b"]
-    q_af = _qabf_preservation(ga, aa, gf, af)
-    q_bf = _qabf_preservation(gb, ab, gf, af)
+    q_af = _qabf_preservation(ga, aa, gf, af, scale)
+    q_bf = _qabf_preservation(gb, ab, gf, af, scale)
     den = np.sum(ga + gb)
     num = np.sum(q_af * ga + q_bf * gb)
     return float(num / den)

@@ -99,8 +99,10 @@ def _freq_radius(shape: tuple[int, int], scale_rows: float, scale_cols: float) -
 
 
 def _csf_filter(img: np.ndarray, response: np.ndarray) -> np.ndarray:
-    # MATLAB: ifft2(ifftshift(fftshift(fft2(x)) .* S)); S is even, so the result is real.
-    return np.real(np.fft.ifft2(np.fft.ifftshift(np.fft.fftshift(np.fft.fft2(img)) * response)))
+    # MATLAB: ifft2(ifftshift(fftshift(fft2(x)) .* S)) = ifft2(fft2(x) .* ifftshift(S)); S is even in frequency,
+    # so the product keeps Hermitian symmetry and the real-input transform pair gives the same (real) result.
+    h = np.fft.ifftshift(response)[:, : img.shape[1] // 2 + 1]
+    return np.fft.irfft2(np.fft.rfft2(img) * h, s=img.shape)
 
 
 def _gauss31(sigma: float) -> tuple[np.ndarray, float]:
