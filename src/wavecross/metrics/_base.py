@@ -123,24 +123,47 @@ def gaussian_1d(size: int, sigma: float) -> np.ndarray:
     return g / g.sum()
 
 
-def filter_valid(x: np.ndarray, g: np.ndarray) -> np.ndarray:
-    """Separable correlation with the kernel ``outer(g, g)``, MATLAB ``filter2(..., 'valid')`` output size."""
+_STRIP = 32  # output rows per strip: both filter passes of a strip run on cache-resident data
+
+
+def filter_valid(x: np.ndarray, g: np.ndarray, step: int = 1) -> np.ndarray:
+    """Separable correlation with the kernel ``outer(g, g)``, MATLAB ``filter2(..., 'valid')`` output size.
+
+    ``step`` keeps every step-th output row and column (decimation) without computing the others. The image is
+    processed in horizontal strips, which gives the same numbers as one pass and is several times faster on
+    large images (the column pass of a whole image does not fit in the cache).
+    """
     k = g.size
-    h = k // 2
-    if x.shape[0] < k or x.shape[1] < k:
-        return np.zeros((max(x.shape[0] - k + 1, 0), max(x.shape[1] - k + 1, 0)))
-    # Filtering rows first on the cropped band avoids computing borders that 'valid' throws away.
-    y = ndimage.correlate1d(x, g, axis=0, mode="constant")[h : x.shape[0] - h]
-    return ndimage.correlate1d(y, g, axis=1, mode="constant")[:, h : x.shape[1] - h]
+    rows, cols = x.shape[0] - k + 1, x.shape[1] - k + 1
+    if rows <= 0 or cols <= 0:
+        return np.zeros((max(rows, 0) if step == 1 else 0, max(cols, 0) if step == 1 else 0))
+    keep = range(0, rows, step)
+    out = np.empty((len(keep), len(range(0, cols, step))))
+    span = _STRIP * step
+    for i, r0 in enumerate(range(0, rows, span)):
+        r1 = min(rows, r0 + span)
+        y = ndimage.correlate1d(x[r0 : r1 + k - 1], g, axis=0, mode="constant")[k // 2 : k // 2 + r1 - r0 : step]
+        out[i * _STRIP : i * _STRIP + y.shape[0]] = ndimage.correlate1d(y, g, axis=1, mode="constant")[
+            :, k // 2 : k // 2 + cols : step
+        ]
+    return out
 
 
 def filter_same(x: np.ndarray, g: np.ndarray, mode: str) -> np.ndarray:
     """Separable correlation with ``outer(g, g)`` at the input size; ``mode`` is a scipy.ndimage border mode
 
     ("constant" = zero padding as MATLAB ``filter2 'same'``, "nearest" = ``'replicate'``, "mirror"/"reflect").
+    Processed in horizontal strips, like :func:`filter_valid`.
     """
-    y = ndimage.correlate1d(x, g, axis=0, mode=mode)
-    return ndimage.correlate1d(y, g, axis=1, mode=mode)
+    h = g.size // 2
+    height = x.shape[0]
+    out = np.empty(x.shape)
+    for r0 in range(0, height, _STRIP):
+        r1 = min(height, r0 + _STRIP)
+        lo, hi = max(0, r0 - h), min(height, r1 + h)
+        y = ndimage.correlate1d(x[lo:hi], g, axis=0, mode=mode)[r0 - lo : r1 - lo]
+        out[r0:r1] = ndimage.correlate1d(y, g, axis=1, mode=mode)
+    return out
 
 
 def correlate3x3(x: np.ndarray, kernel: np.ndarray, pad: str) -> np.ndarray:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage, signal
 
-from ._base import Triple, correlate3x3, filter_same, gaussian_1d
+from ._base import Triple, correlate3x3, filter_same, filter_valid, gaussian_1d
 
 K1, K2 = 0.01, 0.03
 C1_255 = (K1 * 255.0) ** 2
@@ -77,11 +77,28 @@ def _direct_window_sums(values: np.ndarray, window: Window) -> np.ndarray:
     return signal.correlate2d(blocks, _kernel2d(window), mode="valid")[::k, 0]
 
 
-def constant_windows(t: Triple, key: str, window: Window) -> tuple[np.ndarray, np.ndarray]:
-    """Where the window of image ``key`` is constant (over 'valid' positions), and the constant values there.
+def _summed_area(ind: np.ndarray) -> np.ndarray:
+    s = np.zeros((ind.shape[0] + 1, ind.shape[1] + 1), np.int64)
+    np.cumsum(np.cumsum(ind, axis=0, dtype=np.int64), axis=1, out=s[1:, 1:])
+    return s
 
-    Screened by the local variance (a constant window's computed variance is rounding noise, < 1e-12·(1+μ²);
-    any other window of 8-bit images has a variance above 1e-6) and confirmed exactly on the few candidates.
+
+def _flat_by_counts(img: np.ndarray, k: int) -> np.ndarray:
+    """Constant k×k windows (valid positions) as those with no differing neighbours inside, by summed areas."""
+    across = _summed_area(img[:, 1:] != img[:, :-1])
+    down = _summed_area(img[1:, :] != img[:-1, :])
+
+    def box(s: np.ndarray, kh: int, kw: int) -> np.ndarray:
+        return s[kh:, kw:] - s[:-kh, kw:] - s[kh:, :-kw] + s[:-kh, :-kw]
+
+    return (box(across, k, k - 1) == 0) & (box(down, k - 1, k) == 0)
+
+
+def constant_windows(t: Triple, key: str, window: Window) -> tuple[np.ndarray, np.ndarray]:
+    """Flat indices of the constant windows of image ``key`` (over 'valid' positions) and their values.
+
+    Screened by the local variance (a constant window's computed variance is rounding noise, < 1e-12·(1+μ²)) and
+    confirmed exactly: on the candidates' pixels when they are few, else by counting differing neighbours.
     """
 
     def compute() -> tuple[np.ndarray, np.ndarray]:
@@ -93,6 +110,10 @@ def constant_windows(t: Triple, key: str, window: Window) -> tuple[np.ndarray, n
         if candidates.size == 0:
             return candidates, np.empty(0)
         cols = img.shape[1] - k + 1
+        if candidates.size * k * k > 2_000_000:  # large flat areas: one exact pass over the image is cheaper
+            flat = np.flatnonzero(_flat_by_counts(img, k))
+            r, c = np.divmod(flat, cols)
+            return flat, img[r, c]
         r, c = np.divmod(candidates, cols)
         patches = np.lib.stride_tricks.sliding_window_view(img, (k, k))[r, c]
         flat = patches.max(axis=(1, 2)) == patches.min(axis=(1, 2))
@@ -223,6 +244,8 @@ def _avg_pool2(x: np.ndarray) -> np.ndarray:
 
 def _ms_level(x: np.ndarray, y: np.ndarray, g: np.ndarray) -> tuple[float, float]:
     def filt(z: np.ndarray) -> np.ndarray:
+        if min(z.shape) >= g.size:
+            return filter_valid(z, g)
         for axis in (0, 1):
             if z.shape[axis] >= g.size:  # the reference skips an axis shorter than the window
                 h = g.size // 2
@@ -305,6 +328,8 @@ def piella_qw(fused: Any, ir: Any = None, vis: Any = None) -> float:
     """
     t = Triple.of(fused, ir, vis)
     _, c, q = _piella_terms(t)
+    if c.size == 0:  # image smaller than the window
+        return float("nan")
     return float(np.sum(c / np.sum(c) * q))
 
 
