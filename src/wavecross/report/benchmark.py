@@ -10,6 +10,7 @@ our numbers and the peers' are comparable.
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import os
 import platform
@@ -47,8 +48,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="add a method from its fused outputs DIR/<set>/<name>.png (repeatable)",
     )
     parser.add_argument("--sets", default=None, help="comma-separated subset of the sets in --data (default: all)")
-    parser.add_argument("--convention", default="cddfuse", help="metric convention (default: %(default)s)")
-    parser.add_argument("--metrics", default=None, help="metric preset or comma-separated names (default: all)")
+    parser.add_argument(
+        "--convention", default="cddfuse", help="metric convention: cddfuse, vifb or tang (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--metrics",
+        default=None,
+        help="preset, 'all' or comma-separated names (default: the convention's preset + thermal metrics)",
+    )
     parser.add_argument("-o", "--output", required=True, type=Path, help="report folder to create")
     parser.add_argument("--overwrite", action="store_true", help="allow writing into a non-empty report folder")
     parser.add_argument("--weights", type=Path, default=None, help="network weights (default: the shipped model)")
@@ -103,8 +110,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def find_sets(data_dir: Path, only: Sequence[str] | None = None) -> list[str]:
-    """Names of the sub-folders of ``data_dir`` that hold both ``ir/`` and ``vi/``, sorted (or as
-    ``only``)."""
+    """Sub-folders of ``data_dir`` holding both ``ir/`` and ``vi/``, sorted (or ``only``, checked)."""
     if not data_dir.is_dir():
         raise WavecrossError(f"{data_dir}: no such folder; point --data to a folder of <set>/ir and <set>/vi.")
     found = sorted(p.name for p in data_dir.iterdir() if (p / "ir").is_dir() and (p / "vi").is_dir())
@@ -228,17 +234,8 @@ def _run_method(
 
 
 def _find_image(folder: Path, stem: str) -> Path | None:
-    for p in sorted(folder.glob(f"{glob_escape(stem)}.*")):
-        if is_image_file(p):
-            return p
-    return None
-
-
-def glob_escape(text: str) -> str:
-    """``glob.escape`` for a file stem (names like ``img[1]`` must match literally)."""
-    import glob
-
-    return glob.escape(text)
+    """The image file named ``stem`` with any image extension (names like ``img[1]`` match literally)."""
+    return next((p for p in sorted(folder.glob(f"{glob.escape(stem)}.*")) if is_image_file(p)), None)
 
 
 def _grid_rows(names: list[str], count: int) -> list[int]:
