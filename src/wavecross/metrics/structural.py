@@ -162,10 +162,24 @@ def ssim_maps(
         sxy = local_mean(t, xy, window) - mx * my
         if window.border == "valid":
             _reference_rounding(t, x, y, window, sxx, syy, sxy)
+        # ((2μxμy + C1)(2σxy + C2)) / ((μx² + μy² + C1)(σx² + σy² + C2)), evaluated in the references' order
+        # with in-place operations (the maps are large; fewer temporaries is faster).
+        cs_num = 2 * sxy
+        cs_num += c2
+        den2 = sxx + syy
+        den2 += c2
+        lum = mx * my
+        lum *= 2
+        lum += c1
+        den1 = mx * mx
+        den1 += my * my
+        den1 += c1
         with np.errstate(divide="ignore", invalid="ignore"):
-            cs = (2 * sxy + c2) / (sxx + syy + c2)
-            ssim = ((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx * mx + my * my + c1) * (sxx + syy + c2))
-        return ssim, cs, sxx, syy, sxy
+            cs = cs_num / den2
+            lum *= cs_num
+            den1 *= den2
+            lum /= den1
+        return lum, cs, sxx, syy, sxy
 
     return t.cached(key, compute, uses=x + y)
 
