@@ -11,35 +11,44 @@ from ._base import Triple, filter_same, filter_valid, gaussian_1d, matlab_round
 
 # -------------------------------------------------------------------------------------------------- VIFF
 
+_VIF_STRIP = 16  # rows per strip of the elementwise VIF terms
+
 
 def _vif_terms(
     mu1: np.ndarray, mu2: np.ndarray, s11: np.ndarray, s22: np.ndarray, s12: np.ndarray
 ) -> tuple[float, float]:
-    """Numerator and denominator sums of one scale of LIVE's vifp (σn² = 2), masks applied in its order."""
+    """Numerator and denominator sums of one scale of LIVE's vifp (σn² = 2), masks applied in its order.
+
+    The elementwise work runs in row strips that stay in the cache; the two log maps are summed whole, as before.
+    """
     eps, sigma_nsq = 1e-10, 2.0
-    sigma1_sq = np.maximum(s11 - mu1 * mu1, 0.0)
-    sigma2_sq = np.maximum(s22 - mu2 * mu2, 0.0)
-    sigma12 = s12 - mu1 * mu2
-    g = sigma12 / (sigma1_sq + eps)
-    sv_sq = sigma2_sq - g * sigma12
-    # Masked assignments (few pixels each) in the reference's order; np.where over the whole map is slower.
-    low1 = sigma1_sq < eps
-    if low1.any():
-        g[low1] = 0.0
-        sv_sq[low1] = sigma2_sq[low1]
-        sigma1_sq[low1] = 0.0
-    low2 = sigma2_sq < eps
-    if low2.any():
-        g[low2] = 0.0
-        sv_sq[low2] = 0.0
-    neg = g < 0
-    if neg.any():
-        sv_sq[neg] = sigma2_sq[neg]
-        g[neg] = 0.0
-    np.maximum(sv_sq, eps, out=sv_sq)  # sv_sq(sv_sq <= eps) = eps
-    num = float(np.sum(np.log10(1 + g * g * sigma1_sq / (sv_sq + sigma_nsq))))
-    den = float(np.sum(np.log10(1 + sigma1_sq / sigma_nsq)))
-    return num, den
+    lnum, lden = np.empty(mu1.shape), np.empty(mu1.shape)
+    for r0 in range(0, mu1.shape[0], _VIF_STRIP):
+        r = slice(r0, r0 + _VIF_STRIP)
+        m1, m2 = mu1[r], mu2[r]
+        sigma1_sq = np.maximum(s11[r] - m1 * m1, 0.0)
+        sigma2_sq = np.maximum(s22[r] - m2 * m2, 0.0)
+        sigma12 = s12[r] - m1 * m2
+        g = sigma12 / (sigma1_sq + eps)
+        sv_sq = sigma2_sq - g * sigma12
+        # Masked assignments (few pixels each) in the reference's order; np.where over the whole map is slower.
+        low1 = sigma1_sq < eps
+        if low1.any():
+            g[low1] = 0.0
+            sv_sq[low1] = sigma2_sq[low1]
+            sigma1_sq[low1] = 0.0
+        low2 = sigma2_sq < eps
+        if low2.any():
+            g[low2] = 0.0
+            sv_sq[low2] = 0.0
+        neg = g < 0
+        if neg.any():
+            sv_sq[neg] = sigma2_sq[neg]
+            g[neg] = 0.0
+        np.maximum(sv_sq, eps, out=sv_sq)  # sv_sq(sv_sq <= eps) = eps
+        np.log10(1 + g * g * sigma1_sq / (sv_sq + sigma_nsq), out=lnum[r])
+        np.log10(1 + sigma1_sq / sigma_nsq, out=lden[r])
+    return float(np.sum(lnum)), float(np.sum(lden))
 
 
 def viff(fused: Any, ir: Any = None, vis: Any = None, *, nan_as_one: bool = True) -> float:
@@ -52,22 +61,28 @@ def viff(fused: Any, ir: Any = None, vis: Any = None, *, nan_as_one: bool = True
     (``nan_as_one``); the Tang suite's VIF keeps NaN. Higher is better.
     """
     t = Triple.of(fused, ir, vis)
-    imgs = {key: t.image(key) for key in "abf"}
-    num = {"a": 0.0, "b": 0.0}
-    den = {"a": 0.0, "b": 0.0}
-    for scale in range(1, 5):
-        n = 2 ** (4 - scale + 1) + 1
-        g = gaussian_1d(n, n / 5.0)
-        if scale > 1:
-            imgs = {key: filter_valid(img, g, step=2) for key, img in imgs.items()}
-        f = imgs["f"]
-        mu_f = filter_valid(f, g)
-        ff = filter_valid(f * f, g)
-        for src in "ab":
-            x = imgs[src]
-            terms = _vif_terms(filter_valid(x, g), mu_f, filter_valid(x * x, g), ff, filter_valid(x * f, g))
-            num[src] += terms[0]
-            den[src] += terms[1]
+
+    def sums() -> tuple[dict[str, float], dict[str, float]]:
+        imgs = {key: t.image(key) for key in "abf"}
+        num = {"a": 0.0, "b": 0.0}
+        den = {"a": 0.0, "b": 0.0}
+        for scale in range(1, 5):
+            n = 2 ** (4 - scale + 1) + 1
+            g = gaussian_1d(n, n / 5.0)
+            if scale > 1:
+                imgs = {key: filter_valid(img, g, step=2) for key, img in imgs.items()}
+            f = imgs["f"]
+            mu_f = filter_valid(f, g)
+            ff = filter_valid(f * f, g)
+            for src in "ab":
+                x = imgs[src]
+                terms = _vif_terms(filter_valid(x, g), mu_f, filter_valid(x * x, g), ff, filter_valid(x * f, g))
+                num[src] += terms[0]
+                den[src] += terms[1]
+        return num, den
+
+    # Shared by CDDFuse's VIFF and the Tang suite's VIF (they differ only in the NaN rule).
+    num, den = t.cached(("vif_sums",), sums)
     total = 0.0
     for src in "ab":
         with np.errstate(divide="ignore", invalid="ignore"):
