@@ -230,7 +230,13 @@ def _run_method(
         if fused.shape != ir.shape:
             raise WavecrossError(f"method {method} returned {fused.shape} for a {ir.shape} image; it must keep sizes.")
         write_image(out / f"{name}.png", np.clip(np.rint(fused * 255.0), 0, 255).astype(np.uint8), overwrite=True)
-    return {"ms_per_mp": 1000.0 * seconds / megapixels, "seconds": seconds, "megapixels": megapixels}
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return {
+        "ms_per_mp": 1000.0 * seconds / megapixels,
+        "seconds": seconds,
+        "megapixels": megapixels,
+        "load_1min_after": load,
+    }
 
 
 def _find_image(folder: Path, stem: str) -> Path | None:
@@ -274,6 +280,8 @@ def run_benchmark(
     methods = list(methods)
     set_names = find_sets(data_dir, sets)
     _check_methods(methods, fused_dirs, set_names)
+    if sets is None:  # the sets every method covers first (the comparable ones), then by name
+        set_names.sort(key=lambda s: (-sum((d / s).is_dir() for d in fused_dirs.values()), s))
     _prepare_output(out_dir, overwrite)
     metric_names = _resolve_metrics(metrics, convention)
     kinds = _kinds(methods, fused_dirs)
@@ -339,12 +347,18 @@ def _benchmark_set(
     for method in methods:
         folders[method] = out_dir / "fused" / method / set_name
         timing[method] = _run_method(fusers[method], method, set_name, names, irs, viss, folders[method], progress)
-    notes = []
+    absent = []
     for name, root in fused_dirs.items():
         if (root / set_name).is_dir():
             folders[name] = root / set_name
         else:
-            notes.append(f"{name}: no fused outputs for {set_name} under {root}; left out of this set.")
+            absent.append(name)
+    notes = []
+    if absent:
+        notes.append(
+            f"{', '.join(absent)}: no {set_name}/ folder among {'its' if len(absent) == 1 else 'their'} fused "
+            "outputs, so left out of this set."
+        )
     scores = _evaluate(set_dir, folders, convention, metric_names, progress)
     info: dict[str, Any] = {
         "pairs": len(names),
@@ -436,14 +450,26 @@ def _write_overview(summary: dict[str, Any], out_dir: Path, kinds: dict[str, str
         path = figures.timing_bars(per_set, kinds, fig_dir / "timing.png")
         summary["figures"]["timing"] = path.relative_to(out_dir).as_posix()
     summary["timing_files"] = _write_timing(out_dir, timing)
-    load = summary["environment"]["load_1min_at_start"]
-    if np.isfinite(load) and load > 0.5 * (os.cpu_count() or 1):
-        summary["notes"].append(
-            f"The machine was busy when the benchmark started (1-minute load {load:.1f} on {os.cpu_count()} "
-            "cores): absolute timings are pessimistic, ratios between methods remain meaningful."
-        )
+    _note_busy_machine(summary)
     tables = {s: _html_table(summary, s) for s in summary["sets"]}
     write_index(out_dir, summary, tables, figures.method_colours(kinds), timing)
+
+
+def _note_busy_machine(summary: dict[str, Any]) -> None:
+    """Warn when other work shared the CPU: at start, or during timing beyond what our own threads explain."""
+    env = summary["environment"]
+    cores = os.cpu_count() or 1
+    during = [
+        t.get("load_1min_after", np.nan) for s in summary["sets"] for t in summary["per_set"][s]["timing"].values()
+    ]
+    peak = max([v for v in during if np.isfinite(v)], default=float("nan"))
+    start = env["load_1min_at_start"]
+    if (np.isfinite(start) and start > 0.5 * cores) or (np.isfinite(peak) and peak > env["threads"] + 1):
+        summary["notes"].append(
+            f"Other work shared this {cores}-core CPU (1-minute load {start:.1f} at start, up to {peak:.1f} "
+            f"while timing, of which about {env['threads']} is ours): absolute timings are pessimistic; "
+            "compare methods through their ratios."
+        )
 
 
 def _write_timing(out_dir: Path, table: Table) -> dict[str, str]:
