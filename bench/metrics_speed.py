@@ -5,6 +5,8 @@ LLVIP pair (1280×1024, pixel mean) from ../shared/data when present, random ima
 fastest of ``--repeat`` runs, every run on fresh inputs (no cache carried over). "per_metric_ms" times each
 metric alone (its intermediates included); "preset_ms" a whole preset through one ``compute`` call;
 "all_metrics_ms" every metric of the three presets and the general catalogue through one shared triple.
+"machine" records the 1-minute load average before and after the runs (the run itself adds about 1; more means
+other work shared the CPU and the figures are pessimistic).
 
     python bench/metrics_speed.py [--repeat 3]
 """
@@ -91,13 +93,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="runs per figure; the fastest is reported")
     args = parser.parse_args()
-    report: dict[str, object] = {
-        "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine()},
-        "repeat": args.repeat,
-    }
+    machine: dict[str, object] = {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine()}
+    report: dict[str, object] = {"machine": machine, "repeat": args.repeat}
+    # Other work on the machine slows every figure: the 1-minute load average before and after says how much.
+    machine["load_before"] = round(os.getloadavg()[0], 2)
     for size in ((640, 480), (1280, 1024)):
         images, source = _triple(size)
         report[f"{size[0]}x{size[1]}"] = {"input": source, **measure(images, args.repeat)}
+    machine["load_after"] = round(os.getloadavg()[0], 2)
     print(json.dumps(report, indent=2))
 
 

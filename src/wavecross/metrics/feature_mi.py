@@ -36,10 +36,14 @@ def _feature(img: np.ndarray, feature: str) -> np.ndarray:
     raise ValueError(f"unknown FMI feature {feature!r}")
 
 
-def _g(x: np.ndarray) -> np.ndarray:
-    """−x·log2|x| with 0 at 0 (the reference keeps the real part of log2 for negative joint-pdf values)."""
-    lg = np.abs(x)
-    np.maximum(lg, 1e-300, out=lg)  # x = 0 then gives 0·finite = 0, without a masked (slow) ufunc
+def _g(x: np.ndarray, nonnegative: bool = False) -> np.ndarray:
+    """−x·log2|x| with 0 at 0 (the reference keeps the real part of log2 for negative joint-pdf values).
+
+    ``nonnegative`` skips the |x| (the same values where x ≥ 0, e.g. for pdfs).
+    """
+    lg = np.empty_like(x)
+    # x = 0 then gives 0·finite = 0, without a masked (slow) ufunc
+    np.maximum(x if nonnegative else np.abs(x, out=lg), 1e-300, out=lg)
     np.log2(lg, out=lg)
     lg *= x
     return np.negative(lg, out=lg)
@@ -76,7 +80,7 @@ def _merge_network(n: int) -> tuple[tuple[int, int], ...]:
 class _Marginal:
     """Per-window statistics of one feature map block; arrays are (9, windows)."""
 
-    __slots__ = ("raw", "norm", "pdf", "cdf", "entropy", "sd", "cdf_sum", "centred", "ss")
+    __slots__ = ("raw", "norm", "pdf", "cdf", "entropy", "sd", "cdf_sum", "total", "centred", "ss")
 
     def __init__(self, raw: np.ndarray) -> None:
         n = raw.shape[0]
@@ -89,7 +93,7 @@ class _Marginal:
         self.norm = norm
         self.pdf = norm / norm.sum(axis=0)  # axis-0 sums of a C-ordered array run row after row
         self.cdf = _cumsum_rows(self.pdf)
-        self.entropy = _g(self.pdf).sum(axis=0)
+        self.entropy = _g(self.pdf, nonnegative=True).sum(axis=0)
         idx = np.arange(1, n + 1, dtype=np.float64)
         e1 = idx @ self.pdf
         e2 = (idx * idx) @ self.pdf
@@ -97,7 +101,8 @@ class _Marginal:
         self.cdf_sum = self.cdf.sum(axis=0)
         # Left-to-right mean as the reference sums it: for a flat window's uniform pdf it leaves a rounding
         # residue in pdf − mean, which makes the reference's correlation of two flat windows exactly 1.
-        self.centred = self.pdf - self.pdf.sum(axis=0) / n
+        self.total = self.pdf.sum(axis=0)
+        self.centred = self.pdf - self.total / n
         self.ss = (self.centred * self.centred).sum(axis=0)
 
 
@@ -154,10 +159,9 @@ def _fmi_pair(fm: _Marginal, am: _Marginal, same: np.ndarray) -> np.ndarray:
     lower = c < 0
     # The lower Fréchet bound of (F, A) is the upper bound of (F, A reversed).
     if lower.any():
-        x = am.pdf.copy()
-        x[:, lower] = am.pdf[::-1, lower]
-        xc = am.cdf.copy()
-        xc[:, lower] = _cumsum_rows(x[:, lower])
+        # Whole-block selection and row-by-row cumsum: the same sums as the cdf of each (reversed) pdf alone.
+        x = np.where(lower, am.pdf[::-1], am.pdf)
+        xc = _cumsum_rows(x)
     else:
         x, xc = am.pdf, am.cdf
     ci, cj, mass, sum_min8 = _staircase(fm.cdf, xc)
@@ -170,7 +174,7 @@ def _fmi_pair(fm: _Marginal, am: _Marginal, same: np.ndarray) -> np.ndarray:
     phi[(fm.sd == 0) | (am.sd == 0) | (c == 0)] = 0.0
     one_minus = 1.0 - phi
     # Σ over all n×n cells of g((1−φ)·f_i·x_j), in closed form; then the staircase cells corrected.
-    s_f, s_a = fm.pdf.sum(axis=0), am.pdf.sum(axis=0)
+    s_f, s_a = fm.total, am.total
     log_om = np.zeros_like(one_minus)
     np.log2(np.abs(one_minus), out=log_om, where=one_minus != 0)
     joint = one_minus * (s_a * fm.entropy + s_f * am.entropy - log_om * s_f * s_a)
