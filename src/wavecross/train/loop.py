@@ -248,6 +248,11 @@ class Trainer:
                     break
         if bar is not None:
             bar.close()
+        if self.dist.world_size > 1:
+            # DDP syncs parameters every step, but BatchNorm statistics last updated on each rank's own batch:
+            # adopt rank 0's, so every replica ends identical to the weights rank 0 writes.
+            for buffer in self.module.buffers():
+                dist.broadcast(buffer, src=0)
         if self.dist.is_main:
             stage.finalize(_unwrap(self.net))
             if self.writer is not None:
