@@ -145,16 +145,20 @@ def _fmt(value: float) -> str:
     return f"{value:.4f}"
 
 
+def best_methods(values: dict[str, Any], higher: bool | None) -> set[str]:
+    """Keys holding the best finite value, direction-aware (ties share it); none when the direction is undefined
+    or fewer than two values are finite. Shared by every table writer, Markdown here and HTML in the report."""
+    finite = {m: v for m, v in values.items() if isinstance(v, (int, float)) and math.isfinite(v)}
+    if higher is None or len(finite) < 2:
+        return set()
+    target = max(finite.values()) if higher else min(finite.values())
+    return {m for m, v in finite.items() if v == target}
+
+
 def _best(rows: dict[str, dict[str, float]], metric: str) -> set[str]:
-    """Methods holding the best value of ``metric`` (direction-aware; none if the direction is undefined)."""
     from .metrics import HIGHER_IS_BETTER
 
-    higher = HIGHER_IS_BETTER.get(metric)
-    values = {m: r[metric] for m, r in rows.items() if not math.isnan(r[metric])}
-    if higher is None or len(values) < 2:
-        return set()
-    target = max(values.values()) if higher else min(values.values())
-    return {m for m, v in values.items() if v == target}
+    return best_methods({m: r[metric] for m, r in rows.items()}, HIGHER_IS_BETTER.get(metric))
 
 
 def _arrow(metric: str) -> str:

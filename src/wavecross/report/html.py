@@ -45,14 +45,9 @@ class Table:
 
 def best_rows(table: Table) -> dict[str, set[str]]:
     """Methods holding the best value of each column (ties share it); undirected columns have none."""
-    best: dict[str, set[str]] = {}
-    for name, higher in table.columns:
-        values = {m: v.get(name) for m, _, v in table.rows if _finite(v.get(name))}
-        if higher is None or not values:
-            continue
-        target = max(values.values()) if higher else min(values.values())
-        best[name] = {m for m, v in values.items() if math.isclose(v, target, rel_tol=1e-9, abs_tol=1e-12)}
-    return best
+    from ..evaluate import best_methods
+
+    return {name: best_methods({m: v.get(name) for m, _, v in table.rows}, higher) for name, higher in table.columns}
 
 
 def _finite(value: Any) -> bool:
