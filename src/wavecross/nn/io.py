@@ -14,28 +14,33 @@ from torch import nn
 from ..errors import WavecrossError
 
 
-def save_weights(
-    model: nn.Module, path: str | Path, half: bool = False, extra: dict[str, str] | None = None
+def save_state(
+    state: dict[str, torch.Tensor], path: str | Path, config=None, half: bool = False,
+    extra: dict[str, str] | None = None,
 ) -> None:
-    """Write ``model.state_dict()`` atomically; floating tensors become fp16 when ``half``.
+    """Write tensors atomically as safetensors; floating tensors become fp16 when ``half``.
 
-    The model's ``config`` (if it has one with ``to_dict``) is stored as JSON metadata under ``"config"``.
+    ``config`` (anything with ``to_dict``) is stored as JSON metadata under ``"config"``.
     """
     path = Path(path)
     tensors = {}
-    for key, value in model.state_dict().items():
+    for key, value in state.items():
         value = value.detach().cpu()
         if half and value.is_floating_point():
             value = value.half()
         tensors[key] = value.contiguous()
     metadata = dict(extra or {})
-    config = getattr(model, "config", None)
     if config is not None and hasattr(config, "to_dict"):
         metadata["config"] = json.dumps(config.to_dict())
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     save_file(tensors, str(tmp), metadata=metadata)
     os.replace(tmp, path)
+
+
+def save_weights(model: nn.Module, path: str | Path, half: bool = False, extra: dict[str, str] | None = None) -> None:
+    """:func:`save_state` of ``model.state_dict()`` with the model's ``config``."""
+    save_state(model.state_dict(), path, getattr(model, "config", None), half, extra)
 
 
 def read_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:

@@ -20,7 +20,7 @@ from torch.utils.data import Dataset
 from ..errors import WavecrossError
 from ..losses import fusion_loss, reconstruction_loss
 from ..nn import ModalityAutoencoder, WaveCross, load_weights, save_weights
-from ..nn.io import read_weights
+from ..nn.io import read_weights, save_state
 from .config import TrainConfig
 from .distributed import cleanup, init_distributed, pick_device
 from .loop import Stage, Trainer
@@ -51,18 +51,6 @@ class AutoencoderPair(nn.Module):
         """Encoder weights under the names :class:`WaveCross` uses (``encoder_ir.*``, ``encoder_vis.*``)."""
         state = {f"encoder_ir.{k}": v for k, v in self.ir.encoder.state_dict().items()}
         return state | {f"encoder_vis.{k}": v for k, v in self.vis.encoder.state_dict().items()}
-
-
-class _Tensors(nn.Module):
-    """Lets :func:`save_weights` write a plain dict of tensors with a config."""
-
-    def __init__(self, tensors: dict[str, Tensor], config) -> None:
-        super().__init__()
-        self.config = config
-        self._tensors = tensors
-
-    def state_dict(self, *args, **kwargs):  # type: ignore[override]
-        return self._tensors
 
 
 class FusionStage(nn.Module):
@@ -109,7 +97,7 @@ def build_datasets(cfg: TrainConfig) -> tuple[Dataset, Dataset | None]:
 
 def _pretrain_stage(cfg: TrainConfig, out: Path, data: tuple[Dataset, Dataset | None]) -> Stage:
     def finalize(module: nn.Module) -> None:
-        save_weights(_Tensors(module.encoder_state(), cfg.model), out / "pretrain" / "encoders.safetensors")
+        save_state(module.encoder_state(), out / "pretrain" / "encoders.safetensors", cfg.model)
 
     p = cfg.pretrain
     return Stage("pretrain", AutoencoderPair(cfg), p.steps, p.batch_size, p.lr, data[0], data[1], finalize)
@@ -163,6 +151,7 @@ def train(
     torch.manual_seed(cfg.run.seed)
     trained: dict[str, nn.Module] = {}
     try:
+        data = build_datasets(cfg)  # loaded once, shared by both stages
         for name in ("pretrain", "fusion") if stage == "all" else (stage,):
             ckpt = out / name / "checkpoint.pt"
             if ckpt.exists() and not resume:
@@ -172,7 +161,6 @@ def train(
             if info.is_main:
                 out.mkdir(parents=True, exist_ok=True)
                 (out / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
-            data = build_datasets(cfg)
             torch.manual_seed(cfg.run.seed)  # same initial weights whatever ran before
             make = _pretrain_stage if name == "pretrain" else _fusion_stage
             trainer = Trainer(make(cfg, out, data), cfg.run, out, info, device, cfg.data.workers)
