@@ -10,7 +10,6 @@ Fusing an image with itself therefore returns it unchanged.
 from __future__ import annotations
 
 import numpy as np
-import pywt
 from scipy.ndimage import convolve1d
 
 from ._common import check_pair, finish
@@ -41,6 +40,8 @@ def dwt_fusion(ir: np.ndarray, vis: np.ndarray, wavelet: str = "db2", levels: in
     is mean fusion). Symmetric extension plus a final crop keeps odd sizes exact.
     """
     a, b = check_pair(ir, vis)
+    import pywt  # only this baseline needs PyWavelets; importing it lazily keeps `import wavecross` light
+
     n = min(levels, pywt.dwt_max_level(min(a.shape), pywt.Wavelet(wavelet).dec_len))
     if n <= 0:
         return finish(0.5 * (a + b))

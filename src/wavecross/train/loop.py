@@ -100,6 +100,8 @@ class Trainer:
             self.optimizer, lambda s: lr_factor(s, stage.steps, run.warmup_steps)
         )
         self.amp_dtype = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}[run.amp]
+        if device.type == "cuda":
+            torch.set_float32_matmul_precision("high")  # TF32 matmuls, as cuDNN convolutions already use
         if device.type != "cuda":
             self.amp_dtype = (
                 None  # autocast is a GPU speed feature; CPU runs stay in fp32 (and deterministic)
