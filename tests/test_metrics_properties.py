@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 import pytest
 import torch
@@ -16,12 +17,12 @@ from wavecross.metrics import (
     Triple,
     compute,
     entropy,
+    evaluate_triple,
     fmi,
     local_energy_err,
     mutual_information,
     rank_agree,
 )
-from wavecross.metrics import feature_mi as fmi_module
 
 
 def _scene(seed: int = 0, shape: tuple[int, int] = (48, 64)) -> np.ndarray:
@@ -250,7 +251,45 @@ def test_fast_fmi_equals_the_per_window_definition(fused: str) -> None:
     assert fmi(f, IR, VIS) == pytest.approx(_direct_fmi(f, IR, VIS), rel=1e-12, abs=1e-14)
 
 
-def test_fmi_block_size_does_not_change_the_value(monkeypatch: pytest.MonkeyPatch) -> None:
-    reference = fmi(MEAN, IR, VIS, feature="dct")
-    monkeypatch.setattr(fmi_module, "_BLOCK", 100)
-    assert fmi(MEAN, IR, VIS, feature="dct") == pytest.approx(reference, rel=1e-13)
+def test_fmi_does_not_depend_on_the_thread_count() -> None:
+    threads = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        single = fmi(MEAN, IR, VIS, feature="dct")
+    finally:
+        numba.set_num_threads(threads)
+    assert fmi(MEAN, IR, VIS, feature="dct") == single  # each window row is summed by one thread, in order
+
+
+# ------------------------------------------------------------------------------------------ parallel evaluation
+
+
+def test_metrics_on_threads_equal_the_serial_values() -> None:
+    from wavecross.metrics import resolve
+
+    chosen = {n: m for c in ("cddfuse", "vifb", "tang") for n, m in resolve(None, c).items()}
+    chosen |= resolve(["Q_S", "Q_W", "Q_E", "Q_Y", "Q_C", "FMI_pixel", "FMI_dct", "FMI_w", "MS_SSIM", "RankAgree"])
+    serial = evaluate_triple(Triple(MEAN, IR, VIS), chosen, threads=1)
+    threaded = evaluate_triple(Triple(MEAN, IR, VIS), chosen, threads=4)
+    assert list(threaded) == list(serial)
+    np.testing.assert_array_equal(np.array(list(threaded.values())), np.array(list(serial.values())))
+
+
+def test_triple_cache_computes_a_shared_value_once_under_threads() -> None:
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    t = Triple(MEAN, IR, VIS)
+    calls = []
+    lock = threading.Lock()
+
+    def slow() -> int:
+        with lock:
+            calls.append(1)
+        time.sleep(0.05)  # long enough for every thread to ask while the first one computes
+        return 42
+
+    with ThreadPoolExecutor(8) as pool:
+        values = list(pool.map(lambda _: t.cached("shared", slow), range(8)))
+    assert values == [42] * 8 and len(calls) == 1

@@ -89,7 +89,7 @@ def evaluate_folders(
     undefined value. Raises :class:`WavecrossError` for unknown metrics/conventions, missing or unreadable files
     and size mismatches (the message names the file).
     """
-    from .metrics import Triple, resolve
+    from .metrics import Triple, evaluate_triple, resolve
 
     chosen = resolve(metrics, convention)
     if not fused:
@@ -122,7 +122,7 @@ def evaluate_folders(
                 # One Triple per method, sharing the sources' cached intermediates between methods.
                 t = Triple(f, ir, vis) if sources is None else sources.with_fused(f)
                 sources = sources or t
-                results[method]["per_image"][pair.name] = {n: float(m.fn(t)) for n, m in chosen.items()}
+                results[method]["per_image"][pair.name] = evaluate_triple(t, chosen)
                 if bar is not None:
                     bar.update(1)
     finally:

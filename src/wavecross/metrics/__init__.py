@@ -11,7 +11,7 @@ from ._base import Triple
 from .feature_mi import fmi
 from .gradient import nabf, qabf
 from .information import cross_entropy, entropy, mutual_information
-from .presets import ALL_METRICS, CONVENTIONS, GENERAL, HIGHER_IS_BETTER, PRESETS, compute, resolve
+from .presets import ALL_METRICS, CONVENTIONS, GENERAL, HIGHER_IS_BETTER, PRESETS, compute, evaluate_triple, resolve
 from .statistics import (
     average_gradient,
     correlation_coefficient,
@@ -52,6 +52,7 @@ __all__ = [
     "cvejic_qc",
     "edge_intensity",
     "entropy",
+    "evaluate_triple",
     "fmi",
     "hot_contrast",
     "local_energy_err",

@@ -7,6 +7,7 @@ local means) between metrics through :meth:`Triple.cached`.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -45,7 +46,7 @@ class Triple:
     as long as the Triple (one image triple).
     """
 
-    __slots__ = ("f", "a", "b", "_cache", "_source_keys")
+    __slots__ = ("f", "a", "b", "_cache", "_source_keys", "_lock", "_pending")
 
     def __init__(self, fused: Any, ir: Any, vis: Any) -> None:
         self.f = as_grey(fused, "fused")
@@ -58,6 +59,8 @@ class Triple:
             )
         self._cache: dict[Any, Any] = {}
         self._source_keys: set[Any] = set()
+        self._lock = threading.Lock()
+        self._pending: dict[Any, threading.Event] = {}
 
     def with_fused(self, fused: Any) -> Triple:
         """A Triple of another fused image with the same sources, inheriting the sources-only cache entries."""
@@ -70,6 +73,8 @@ class Triple:
         new.a, new.b = self.a, self.b
         new._source_keys = set(self._source_keys)
         new._cache = {k: self._cache[k] for k in new._source_keys}
+        new._lock = threading.Lock()
+        new._pending = {}
         return new
 
     @classmethod
@@ -89,14 +94,30 @@ class Triple:
         """``compute()`` the first time ``key`` is asked for, the stored value afterwards.
 
         ``uses`` names the images the value depends on; values that do not use "f" survive :meth:`with_fused`.
+        Thread-safe: when metrics of one Triple run in parallel, a value asked for while another thread computes
+        it is waited for, not computed twice (intermediates depend on each other without cycles, so no deadlock).
         """
-        try:
+        if key in self._cache:
             return self._cache[key]
-        except KeyError:
+        with self._lock:
+            if key in self._cache:
+                return self._cache[key]
+            event = self._pending.get(key)
+            owner = event is None
+            if owner:
+                event = self._pending[key] = threading.Event()
+        if not owner:
+            event.wait()
+            return self._cache[key] if key in self._cache else self.cached(key, compute, uses)
+        try:
             value = self._cache[key] = compute()
             if "f" not in uses:
                 self._source_keys.add(key)
             return value
+        finally:
+            with self._lock:
+                del self._pending[key]
+            event.set()
 
     def u8(self, key: str) -> np.ndarray:
         """Image ``key`` rounded and clipped to integers 0–255 (int64), the bins of every histogram metric."""

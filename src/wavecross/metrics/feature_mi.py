@@ -1,24 +1,30 @@
 """Fast feature mutual information, FMI (Haghighat et al. 2011; fast form of Haghighat & Razian 2014).
 
 The reference loops over every 3×3 window and, per window, over the 9×9 cells of a joint distribution built by
-Nelsen's method between the Fréchet bounds. Here all windows of a block are processed at once, laid out as
-(9, windows) arrays so every reduction over a window is a run of contiguous vector additions in the reference's
-left-to-right order. The 81-cell joint-entropy sum is reduced to 17 cells: the Fréchet bound puts mass only on
-the monotone staircase obtained by merging the two cumulative distributions (a 25-comparator merging network),
-and the independent part Σ g((1−φ)·f_i·x_j) over all 81 cells has a closed form in the marginal entropies.
+Nelsen's method between the Fréchet bounds. Here one compiled (numba) loop visits every window once, in
+parallel over window rows, with the fused window's statistics shared by its two pairs. The 81-cell joint-entropy
+sum is reduced to 17 cells: the Fréchet bound puts mass only on the monotone staircase obtained by merging the
+two cumulative distributions, and the independent part Σ g((1−φ)·f_i·x_j) over all 81 cells has a closed form
+in the marginal entropies. Every per-window sum runs left to right, as the reference's loops do (the flat-window
+quirks below depend on that order).
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
+import math
+import threading
 from typing import Any
 
 import numpy as np
+from numba import njit, prange
 from scipy import fft
 
 from ._base import Triple
 
-_BLOCK = 2048  # windows per block: the (17, block) intermediates stay small and cache-resident
+_N = 9  # values per 3×3 window
+# One parallel kernel at a time: it already uses every core, and numba's fallback threading layer (workqueue)
+# must not be entered from two threads at once (metrics of one image run on several threads).
+_KERNEL_LOCK = threading.Lock()
 
 
 def _feature(img: np.ndarray, feature: str) -> np.ndarray:
@@ -36,166 +42,173 @@ def _feature(img: np.ndarray, feature: str) -> np.ndarray:
     raise ValueError(f"unknown FMI feature {feature!r}")
 
 
-def _g(x: np.ndarray, nonnegative: bool = False) -> np.ndarray:
-    """−x·log2|x| with 0 at 0 (the reference keeps the real part of log2 for negative joint-pdf values).
+# Work array layout, per source (0 = fused, 1 = IR, 2 = visible): rows of ``w[src]``.
+_RAW, _NORM, _PDF, _CENT, _CDF, _LOG = range(6)
+# Per-source scalars in ``st[src]``.
+_ENT, _SD, _CDFSUM, _TOTAL, _SS = range(5)
+_CELLS = 2 * _N - 1  # staircase cells of a merged pair of 3×3 cdfs
 
-    ``nonnegative`` skips the |x| (the same values where x ≥ 0, e.g. for pdfs).
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _g(x: float) -> float:
+    """−x·log2|x| with 0 at 0 (the reference keeps the real part of log2 for negative joint-pdf values)."""
+    return -x * math.log2(max(abs(x), 1e-300))
+
+
+# The kernels index one preallocated work array instead of slicing it: a slice inside the window loop would
+# create an array object (with reference counting) per window, which costs more than the arithmetic.
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _marginal(w, st, src) -> None:  # noqa: ANN001 (numba arrays)
+    """Min–max normalised window (all ones if flat), its pdf, cdf, centred pdf, log2 pdf and statistics.
+
+    log2 of the pdf is kept because the pair terms reuse it; it is 0 where p = 0 (every use multiplies it by 0).
     """
-    lg = np.empty_like(x)
-    # x = 0 then gives 0·finite = 0, without a masked (slow) ufunc
-    np.maximum(x if nonnegative else np.abs(x, out=lg), 1e-300, out=lg)
-    np.log2(lg, out=lg)
-    lg *= x
-    return np.negative(lg, out=lg)
+    lo = hi = w[src, _RAW, 0]
+    for k in range(1, _N):
+        lo = min(lo, w[src, _RAW, k])
+        hi = max(hi, w[src, _RAW, k])
+    span = hi - lo
+    total_norm = 0.0
+    # Multiplying by reciprocals instead of dividing moves values by at most an ulp; a flat window's uniform
+    # pdf (1/9 from 1 × (1/9)) is unchanged, so the flat-window quirks below still hold.
+    inv_span = 1.0 / span
+    for k in range(_N):
+        v = 1.0 if span == 0 else (w[src, _RAW, k] - lo) * inv_span
+        w[src, _NORM, k] = v
+        total_norm += v
+    inv_total = 1.0 / total_norm
+    entropy = e1 = e2 = cdf_sum = total = 0.0
+    for k in range(_N):
+        p = w[src, _NORM, k] * inv_total
+        w[src, _PDF, k] = p
+        total += p
+        w[src, _CDF, k] = total
+        cdf_sum += total
+        lg = math.log2(p) if p > 0 else 0.0
+        w[src, _LOG, k] = lg
+        entropy -= p * lg
+        e1 += (k + 1) * p
+        e2 += (k + 1) * (k + 1) * p
+    # Left-to-right mean as the reference sums it: for a flat window's uniform pdf it leaves a rounding residue
+    # in pdf − mean, which makes the reference's correlation of two flat windows exactly 1.
+    mean = total / _N
+    ss = 0.0
+    for k in range(_N):
+        d = w[src, _PDF, k] - mean
+        w[src, _CENT, k] = d
+        ss += d * d
+    st[src, _ENT] = entropy
+    st[src, _SD] = math.sqrt(max(e2 - e1 * e1, 0.0))
+    st[src, _CDFSUM] = cdf_sum
+    st[src, _TOTAL] = total
+    st[src, _SS] = ss
 
 
-def _cumsum_rows(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """Cumulative sum over axis 0, row after row (numpy's axis-0 cumsum is several times slower)."""
-    out = np.empty(x.shape, np.result_type(x.dtype, np.int64) if x.dtype == bool else x.dtype) if out is None else out
-    out[0] = x[0]
-    for r in range(1, x.shape[0]):
-        np.add(out[r - 1], x[r], out=out[r])
-    return out
+@njit(cache=True, error_model="numpy", inline="always")
+def _fmi_pair(w, st, a, x, cells) -> float:  # noqa: ANN001 (numba arrays)
+    """Normalised FMI of the fused window (source 0) and source ``a``, the reference's ``fmi_af``.
 
-
-def _gather(table: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """table[rows[k, w], w] for every k, w (a gather along axis 0 through flat indices)."""
-    flat_index = rows * table.shape[1] + np.arange(table.shape[1])
-    return np.take(table.ravel(), flat_index)
-
-
-@lru_cache(maxsize=4)
-def _merge_network(n: int) -> tuple[tuple[int, int], ...]:
-    """Batcher's odd–even merge of two sorted halves of length n (a power of two): comparator index pairs."""
-
-    def merge(lo: int, hi: int, r: int) -> list[tuple[int, int]]:
-        step = r * 2
-        if step < hi - lo:
-            return merge(lo, hi, step) + merge(lo + r, hi, step) + [(i, i + r) for i in range(lo + r, hi - r, step)]
-        return [(lo, lo + r)]
-
-    return tuple(merge(0, 2 * n - 1, 1))
-
-
-class _Marginal:
-    """Per-window statistics of one feature map block; arrays are (9, windows)."""
-
-    __slots__ = ("raw", "norm", "pdf", "cdf", "entropy", "sd", "cdf_sum", "total", "centred", "ss")
-
-    def __init__(self, raw: np.ndarray) -> None:
-        n = raw.shape[0]
-        lo = raw.min(axis=0)
-        span = raw.max(axis=0) - lo
-        flat = span == 0
-        norm = (raw - lo) / np.where(flat, 1.0, span)
-        np.copyto(norm, 1.0, where=flat)
-        self.raw = raw
-        self.norm = norm
-        self.pdf = norm / norm.sum(axis=0)  # axis-0 sums of a C-ordered array run row after row
-        self.cdf = _cumsum_rows(self.pdf)
-        self.entropy = _g(self.pdf, nonnegative=True).sum(axis=0)
-        idx = np.arange(1, n + 1, dtype=np.float64)
-        e1 = idx @ self.pdf
-        e2 = (idx * idx) @ self.pdf
-        self.sd = np.sqrt(np.maximum(e2 - e1 * e1, 0.0))
-        self.cdf_sum = self.cdf.sum(axis=0)
-        # Left-to-right mean as the reference sums it: for a flat window's uniform pdf it leaves a rounding
-        # residue in pdf − mean, which makes the reference's correlation of two flat windows exactly 1.
-        self.total = self.pdf.sum(axis=0)
-        self.centred = self.pdf - self.total / n
-        self.ss = (self.centred * self.centred).sum(axis=0)
-
-
-def _staircase(fc: np.ndarray, xc: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Merge the interior breakpoints of two cdfs (9, w): staircase cells (i, j), their masses and
-    Σ_{i,j<8} min(F_i, X_j).
-
-    The breakpoints are merged by a comparator network on their float64 bit patterns (order-preserving for
-    non-negative numbers) whose 4 lowest bits are replaced by the breakpoint's identity; this moves each value
-    by at most 16 ulp, far below anything that matters to the sums.
+    ``x`` (4, 17) and ``cells`` (2, 17) are work space: the pdf of A (reversed for the lower bound), its cdf, the
+    staircase masses and log2 of that pdf; the staircase cells (i, j).
     """
-    n = fc.shape[0] - 1
-    if n != 8:
-        raise ValueError("the merging network and the 4-bit codes are built for 3×3 windows")
-    w = fc.shape[1]
-    keys = np.empty((2 * n, w), np.int64)
-    keys[:n] = fc[:n].view(np.int64)
-    keys[n:] = xc[:n].view(np.int64)
-    keys &= ~np.int64(15)
-    keys |= np.arange(2 * n, dtype=np.int64)[:, None]
-    spare = np.empty(w, np.int64)
-    for i, j in _merge_network(n):
-        np.minimum(keys[i], keys[j], out=spare)
-        np.maximum(keys[i], keys[j], out=keys[j])
-        keys[i] = spare
-    low = keys & 15
-    keys -= low
-    values = keys.view(np.float64)
-    # Cells in merge order: cell k lies after the first k breakpoints; cj counts the X breakpoints among them
-    # (codes 8–15 are X breakpoints, so the code shifted right by 3 is the X flag).
-    low >>= 3
-    cj = np.empty((2 * n + 1, w), np.int64)
-    cj[0] = 0
-    _cumsum_rows(low, out=cj[1:])
-    ci = np.arange(2 * n + 1)[:, None] - cj
-    mass = np.empty((2 * n + 1, w))
-    mass[0] = values[0]
-    np.subtract(values[1:], values[:-1], out=mass[1:-1])
-    np.subtract(np.minimum(fc[n], xc[n]), values[-1], out=mass[-1])
-    # Σ_{i,j<n} min(F_i, X_j): each breakpoint is the smaller one of its pairs with the other cdf's later
-    # breakpoints; F_i at merge position r has r − i X breakpoints before it, hence this weighted-sum form.
-    weights = np.arange(n, 2 * n, dtype=np.float64)
-    positions = np.arange(2 * n, dtype=np.float64)
-    sum_min = weights @ fc[:n] + weights @ xc[:n] - positions @ values
-    return ci, cj, mass, sum_min
-
-
-def _fmi_pair(fm: _Marginal, am: _Marginal, same: np.ndarray) -> np.ndarray:
-    """Normalised FMI of each window pair (F, X), the reference's ``fmi_af``; 1 where ``same``."""
-    n = fm.pdf.shape[0]
-    s = (am.centred * fm.centred).sum(axis=0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        c = np.where(s == 0, 0.0, s / np.sqrt(am.ss * fm.ss))
+    n = _N
+    s = 0.0
+    for k in range(n):
+        s += w[a, _CENT, k] * w[0, _CENT, k]
+    c = 0.0 if s == 0 else s / math.sqrt(st[a, _SS] * st[0, _SS])
     lower = c < 0
     # The lower Fréchet bound of (F, A) is the upper bound of (F, A reversed).
-    if lower.any():
-        # Whole-block selection and row-by-row cumsum: the same sums as the cdf of each (reversed) pdf alone.
-        x = np.where(lower, am.pdf[::-1], am.pdf)
-        xc = _cumsum_rows(x)
-    else:
-        x, xc = am.pdf, am.cdf
-    ci, cj, mass, sum_min8 = _staircase(fm.cdf, xc)
-    last_row = np.minimum(fm.cdf[n - 1], xc[: n - 1]).sum(axis=0)
-    last_col = np.minimum(fm.cdf, xc[n - 1]).sum(axis=0)
-    product = fm.cdf_sum * am.cdf_sum
-    cov = np.where(lower, n * fm.cdf_sum - (sum_min8 + last_row), sum_min8 + last_row + last_col) - product
-    with np.errstate(divide="ignore", invalid="ignore"):
-        phi = c / (cov / (fm.sd * am.sd))
-    phi[(fm.sd == 0) | (am.sd == 0) | (c == 0)] = 0.0
+    acc = 0.0
+    for k in range(n):
+        src = n - 1 - k if lower else k
+        x[0, k] = w[a, _PDF, src]
+        x[3, k] = w[a, _LOG, src]
+        acc += x[0, k]
+        x[1, k] = acc
+    # Merge the 8 interior breakpoints of the two cdfs: staircase cell k (after k breakpoints) is (i, j) and its
+    # mass the gap to the next breakpoint. Σ_{i,j<8} min(F_i, X_j) accumulates along the way: each breakpoint is
+    # the smaller one of its pairs with the other cdf's breakpoints still to come.
+    i = j = 0
+    prev = sum_min8 = 0.0
+    for k in range(_CELLS - 1):
+        cells[0, k] = i
+        cells[1, k] = j
+        if j >= n - 1 or (i < n - 1 and w[0, _CDF, i] <= x[1, j]):
+            value = w[0, _CDF, i]
+            sum_min8 += (n - 1 - j) * value
+            i += 1
+        else:
+            value = x[1, j]
+            sum_min8 += (n - 1 - i) * value
+            j += 1
+        x[2, k] = value - prev
+        prev = value
+    cells[0, _CELLS - 1] = i
+    cells[1, _CELLS - 1] = j
+    f_end, x_end = w[0, _CDF, n - 1], x[1, n - 1]
+    x[2, _CELLS - 1] = min(f_end, x_end) - prev
+    last_row = last_col = 0.0
+    for k in range(n - 1):
+        last_row += min(f_end, x[1, k])
+    for k in range(n):
+        last_col += min(w[0, _CDF, k], x_end)
+    product = st[0, _CDFSUM] * st[a, _CDFSUM]
+    upper_cov = sum_min8 + last_row + last_col
+    cov = (n * st[0, _CDFSUM] - (sum_min8 + last_row) if lower else upper_cov) - product
+    sd_f, sd_a = st[0, _SD], st[a, _SD]
+    phi = 0.0 if (sd_f == 0 or sd_a == 0 or c == 0) else c / (cov / (sd_f * sd_a))
     one_minus = 1.0 - phi
     # Σ over all n×n cells of g((1−φ)·f_i·x_j), in closed form; then the staircase cells corrected.
-    s_f, s_a = fm.total, am.total
-    log_om = np.zeros_like(one_minus)
-    np.log2(np.abs(one_minus), out=log_om, where=one_minus != 0)
-    joint = one_minus * (s_a * fm.entropy + s_f * am.entropy - log_om * s_f * s_a)
-    base = one_minus * _gather(fm.pdf, ci) * _gather(x, cj)
-    joint += (_g(base + phi * mass) - _g(base)).sum(axis=0)
-    h_sum = fm.entropy + am.entropy
+    s_f, s_a = st[0, _TOTAL], st[a, _TOTAL]
+    log_om = math.log2(abs(one_minus)) if one_minus != 0 else 0.0
+    joint = one_minus * (s_a * st[0, _ENT] + s_f * st[a, _ENT] - log_om * s_f * s_a)
+    for k in range(_CELLS):
+        mass = x[2, k]
+        if mass == 0:
+            continue  # g(base + 0) − g(base)
+        ci, cj = cells[0, k], cells[1, k]
+        base = one_minus * w[0, _PDF, ci] * x[0, cj]
+        # g(base) without a log: log2|base| = log2|1−φ| + log2 f_i + log2 x_j (g = 0 when a factor is 0)
+        g_base = 0.0 if base == 0 else -base * (log_om + w[0, _LOG, ci] + x[3, cj])
+        joint += _g(base + phi * mass) - g_base
+    h_sum = st[0, _ENT] + st[a, _ENT]
     mi = h_sum - joint
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = 2.0 * mi / h_sum
-    out[mi == 0] = 0.0
-    out[same] = 1.0
-    return out
+    return 0.0 if mi == 0 else 2.0 * mi / h_sum
 
 
-def _window_block(x: np.ndarray, w: int, r0: int, r1: int) -> np.ndarray:
-    """(w², windows) values of the w×w windows whose top rows are r0..r1−1, in MATLAB's column-major order."""
-    cols = x.shape[1] - w + 1
-    out = np.empty((w * w, (r1 - r0) * cols))
-    for dc in range(w):
-        for dr in range(w):
-            out[dc * w + dr] = x[r0 + dr : r1 + dr, dc : dc + cols].ravel()
+@njit(cache=True, error_model="numpy", parallel=True, nogil=True)
+def _fmi_rows(f, a, b) -> np.ndarray:  # noqa: ANN001 (numba arrays)
+    """Per window row, Σ over its windows of (FMI_AF + FMI_BF), windows read in MATLAB's column-major order."""
+    rows, cols = f.shape[0] - 2, f.shape[1] - 2
+    out = np.empty(rows)
+    for r in prange(rows):
+        w = np.empty((3, 6, _N))
+        st = np.empty((3, 5))
+        x = np.empty((4, _CELLS))
+        cells = np.empty((2, _CELLS), np.int64)
+        acc = 0.0
+        for col in range(cols):
+            for dc in range(3):
+                for dr in range(3):
+                    w[0, _RAW, dc * 3 + dr] = f[r + dr, col + dc]
+                    w[1, _RAW, dc * 3 + dr] = a[r + dr, col + dc]
+                    w[2, _RAW, dc * 3 + dr] = b[r + dr, col + dc]
+            _marginal(w, st, 0)
+            _marginal(w, st, 1)
+            _marginal(w, st, 2)
+            same_a = same_b = True
+            for k in range(_N):
+                same_a = same_a and w[1, _RAW, k] == w[0, _RAW, k]
+            # Reference quirk: its first branch overwrites the fused window with the normalised one unless the
+            # windows were equal, and the visible window is then compared with that.
+            seen = _RAW if same_a else _NORM
+            for k in range(_N):
+                same_b = same_b and w[2, _RAW, k] == w[0, seen, k]
+            acc += 1.0 if same_a else _fmi_pair(w, st, 1, x, cells)
+            acc += 1.0 if same_b else _fmi_pair(w, st, 2, x, cells)
+        out[r] = acc
     return out
 
 
@@ -211,7 +224,7 @@ def fmi(fused: Any, ir: Any = None, vis: Any = None, *, feature: str = "pixel", 
     the two windows are identical. FMI = mean over windows of (FMI_AF + FMI_BF)/2. Reference quirk kept: the
     visible window is compared for identity with the fused window as normalised for the infrared pair.
     """
-    if window != 3:  # the merging network is built for 3×3 windows (8 interior breakpoints per cdf)
+    if window != 3:  # the kernels are built for 3×3 windows (8 interior breakpoints per cdf)
         raise ValueError("FMI is implemented for 3×3 windows (the fast-FMI default)")
     t = Triple.of(fused, ir, vis)
     feats = {
@@ -222,17 +235,7 @@ def fmi(fused: Any, ir: Any = None, vis: Any = None, *, feature: str = "pixel", 
     cols = feats["f"].shape[1] - window + 1
     if rows <= 0 or cols <= 0:
         return float("nan")
-    step = max(1, _BLOCK // cols)
-    total = 0.0
-    for r0 in range(0, rows, step):
-        r1 = min(rows, r0 + step)
-        fm = _Marginal(_window_block(feats["f"], window, r0, r1))
-        am = _Marginal(_window_block(feats["a"], window, r0, r1))
-        bm = _Marginal(_window_block(feats["b"], window, r0, r1))
-        same_a = np.all(am.raw == fm.raw, axis=0)
-        # Reference quirk: its first branch overwrites the fused window with the normalised one unless the
-        # windows were equal, and the visible window is then compared with that.
-        f_seen = np.where(same_a, fm.raw, fm.norm)
-        same_b = np.all(bm.raw == f_seen, axis=0)
-        total += float(np.sum(_fmi_pair(fm, am, same_a) + _fmi_pair(fm, bm, same_b)))
-    return total / (2.0 * rows * cols)
+    maps = [np.ascontiguousarray(feats[k], dtype=np.float64) for k in "fab"]
+    with _KERNEL_LOCK:
+        row_sums = _fmi_rows(*maps)
+    return float(row_sums.sum()) / (2.0 * rows * cols)
