@@ -64,8 +64,19 @@ def folder_rate(folder: Path, device: str, precision: str) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         code = main(
-            ["fuse", "--ir", str(folder / "ir"), "--vis", str(folder / "vi"), "-o", tmp, "--device", device,
-             "--precision", precision]
+            [
+                "fuse",
+                "--ir",
+                str(folder / "ir"),
+                "--vis",
+                str(folder / "vi"),
+                "-o",
+                tmp,
+                "--device",
+                device,
+                "--precision",
+                precision,
+            ]
         )
         elapsed = time.perf_counter() - start
     return {"folder": str(folder), "pairs": n, "seconds": elapsed, "pairs_per_s": n / elapsed, "exit": code}
@@ -87,8 +98,18 @@ def main() -> None:
     rows = []
     for h, w in SIZES:
         repeats = 5 if h * w <= 1280 * 1024 else 1
-        cmd = [sys.executable, __file__, "--worker", str(h), str(w), str(repeats), "--device", args.device,
-               "--precision", args.precision]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--worker",
+            str(h),
+            str(w),
+            str(repeats),
+            "--device",
+            args.device,
+            "--precision",
+            args.precision,
+        ]
         if args.threads:
             cmd += ["--threads", str(args.threads)]
         rows.append(json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout))

@@ -46,7 +46,7 @@ def apply_override(cfg: dict[str, Any], assignment: str) -> None:
 
 def variant_configs(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     """Base config + ``--set`` + each variant's overrides; data roots made absolute (the copies live elsewhere)."""
-    from wavecross.train.config import _resolve_root
+    from wavecross.train.config import resolve_data_root
 
     base = yaml.safe_load(Path(args.config).read_text())
     out = {}
@@ -55,7 +55,7 @@ def variant_configs(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
         cfg = json.loads(json.dumps(base))
         for assignment in [*args.set, *filter(None, overrides.split(","))]:
             apply_override(cfg, assignment)
-        cfg["data"]["roots"] = [str(Path(_resolve_root(r, Path(args.config))).resolve()) for r in cfg["data"]["roots"]]
+        cfg["data"]["roots"] = [resolve_data_root(r, Path(args.config)) for r in cfg["data"]["roots"]]
         cfg["fusion"]["encoders"] = str(Path(args.encoders).resolve())
         out[name] = cfg
     return out
@@ -95,8 +95,9 @@ def time_steps(config_path: str, steps: int) -> float:
 def calibrate(config_paths: list[Path], steps: int = 40) -> float:
     """Slowest per-step time when every variant trains at once (one process each, as in the sweep)."""
     procs = [
-        subprocess.Popen([sys.executable, __file__, "--time-worker", str(p), str(steps)], stdout=subprocess.PIPE,
-                         text=True)
+        subprocess.Popen(
+            [sys.executable, __file__, "--time-worker", str(p), str(steps)], stdout=subprocess.PIPE, text=True
+        )
         for p in config_paths
     ]
     times = []
@@ -118,8 +119,10 @@ def load_sets(roots: list[str]) -> dict[str, list[tuple[str, np.ndarray, np.ndar
     from wavecross.data.pairs import find_pairs
 
     return {
-        Path(r).name: [(p.name, luminance_u8(read_image(p.ir)), luminance_u8(read_image(p.vis)))
-                       for p in find_pairs(Path(r) / "ir", Path(r) / "vi")]
+        Path(r).name: [
+            (p.name, luminance_u8(read_image(p.ir)), luminance_u8(read_image(p.vis)))
+            for p in find_pairs(Path(r) / "ir", Path(r) / "vi")
+        ]
         for r in roots
     }
 
@@ -232,8 +235,23 @@ def main() -> None:
     for name, path in paths.items():
         log = open(out / name / "train.log", "w")  # noqa: SIM115 (closed with the process)
         procs[name] = subprocess.Popen(
-            [sys.executable, "-m", "wavecross", "train", str(path), "--stage", "fusion", "--out", str(out / name),
-             "--resume", "--no-progress"], stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
+            [
+                sys.executable,
+                "-m",
+                "wavecross",
+                "train",
+                str(path),
+                "--stage",
+                "fusion",
+                "--out",
+                str(out / name),
+                "--resume",
+                "--no-progress",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=os.environ.copy(),
+        )
     while any(p.poll() is None for p in procs.values()) and time.time() < deadline:
         time.sleep(5)
     for name, p in procs.items():
@@ -255,8 +273,13 @@ def main() -> None:
                 continue
             scores = evaluate(fused_outputs(path, sets, "model"), sets, pool)
             met, total, worst = bar(scores, results["mean"], results["max"])
-            results[name] = {"scores": scores, "model": str(path), "bar_met": met, "bar_total": total,
-                             "worst_margin_vs_max": worst}
+            results[name] = {
+                "scores": scores,
+                "model": str(path),
+                "bar_met": met,
+                "bar_total": total,
+                "worst_margin_vs_max": worst,
+            }
             ranked.append((met, worst, name))
     ranked.sort(reverse=True)
     results["ranking"] = [n for *_, n in ranked]

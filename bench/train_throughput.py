@@ -87,11 +87,7 @@ def main() -> None:
                 str(args.crop),
             ]
             results.append(json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout))
-    print(
-        json.dumps(
-            {"torch": torch.__version__, "threads": torch.get_num_threads(), "results": results}, indent=2
-        )
-    )
+    print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "results": results}, indent=2))
 
 
 if __name__ == "__main__":

@@ -53,9 +53,7 @@ def test_rgb_stored_ir_equals_grey_ir(tiny_model):
 def test_sixteen_bit_ir_is_normalised(tiny_model):
     rng = np.random.default_rng(3)
     ir8 = rng.integers(0, 256, (40, 56), dtype=np.uint8)
-    ir16 = (ir8.astype(np.uint16) * 20 + 7000).astype(
-        np.uint16
-    )  # a narrow band of counts, as thermal cameras give
+    ir16 = (ir8.astype(np.uint16) * 20 + 7000).astype(np.uint16)  # a narrow band of counts, as thermal cameras give
     vis = rng.integers(0, 256, (40, 56), dtype=np.uint8)
     out16 = fuse(ir16, vis, tiny_model)
     assert out16.dtype == np.uint8  # output kind follows the visible input

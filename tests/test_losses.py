@@ -66,9 +66,7 @@ def test_local_energy_zero_for_identity_and_analytic_for_offset():
     # (F - IR) = c everywhere; with zero padding the box mean of c at (y, x) is c·ny(y)·nx(x)/49,
     # where ny, nx count the window rows/columns inside the image.
     def inside(n, size):
-        return torch.tensor(
-            [min(k + 3, size - 1) - max(k - 3, 0) + 1 for k in range(size)], dtype=torch.float64
-        )
+        return torch.tensor([min(k + 3, size - 1) - max(k - 3, 0) + 1 for k in range(size)], dtype=torch.float64)
 
     diff = c * torch.outer(inside(0, 20), inside(0, 24)) / 49
     expected = (diff**2).mean().item()
@@ -84,9 +82,7 @@ def test_heat_consistency_combines_terms():
     out = heat_consistency_loss(f, ir, rank_weight=2.0, energy_weight=3.0, generator=_gen())
     rank = rank_loss(f, ir, generator=_gen())
     assert out["rank"] == pytest.approx(rank.item())
-    assert out["total"].item() == pytest.approx(
-        2 * rank.item() + 3 * local_energy_loss(f, ir).item(), rel=1e-6
-    )
+    assert out["total"].item() == pytest.approx(2 * rank.item() + 3 * local_energy_loss(f, ir).item(), rel=1e-6)
 
 
 def test_intensity_and_gradient_terms():

@@ -116,9 +116,7 @@ def test_wa_l_and_wa_h_have_separate_parameters():
     net = WaveCross(TINY)
     ids_ir = {id(p) for p in net.wa_ir.parameters()}
     assert ids_ir and ids_ir.isdisjoint(id(p) for p in net.wa_vis.parameters())
-    assert {id(p) for p in net.encoder_ir.parameters()}.isdisjoint(
-        id(p) for p in net.encoder_vis.parameters()
-    )
+    assert {id(p) for p in net.encoder_ir.parameters()}.isdisjoint(id(p) for p in net.encoder_vis.parameters())
 
 
 def test_gradients_reach_every_parameter():

@@ -63,9 +63,7 @@ def test_tiny_config_trains_and_loss_falls(tmp_path):
     )
     assert cfg.model.channels == 8
     for stage in ("pretrain", "fusion"):
-        train_rows = [
-            r for r in _records(tmp_path / "run" / stage / "metrics.jsonl") if r["split"] == "train"
-        ]
+        train_rows = [r for r in _records(tmp_path / "run" / stage / "metrics.jsonl") if r["split"] == "train"]
         first, last = train_rows[0]["total"], train_rows[-1]["total"]
         assert last < first, (stage, first, last)
         assert any(r["split"] == "val" for r in _records(tmp_path / "run" / stage / "metrics.jsonl"))
@@ -191,9 +189,7 @@ def test_real_recipe_config_loads():
 
 
 def test_train_function_returns_modules(tmp_path):
-    cfg = parse_config(
-        yaml.safe_load(_config(tmp_path, pretrain={"steps": 2}, fusion={"steps": 2}).read_text())
-    )
+    cfg = parse_config(yaml.safe_load(_config(tmp_path, pretrain={"steps": 2}, fusion={"steps": 2}).read_text()))
     models = train(cfg, "all", tmp_path / "r", progress=False)
     assert set(models) == {"pretrain", "fusion"}
     frozen = [p.requires_grad for p in models["fusion"].net.encoder_ir.parameters()]

@@ -23,9 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def _build_parser(command: str | None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="wavecross", description="Infrared-visible image fusion with Wave-Cross."
-    )
+    parser = argparse.ArgumentParser(prog="wavecross", description="Infrared-visible image fusion with Wave-Cross.")
     from . import __version__
 
     parser.add_argument("--version", action="version", version=f"wavecross {__version__}")

@@ -15,9 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=7, help="seed of the synthetic scene")
     parser.add_argument("--size", default="640x480", help="WIDTHxHEIGHT of the scene (default 640x480)")
     parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda or mps")
-    parser.add_argument(
-        "--overwrite", action="store_true", help="replace existing files in the output folder"
-    )
+    parser.add_argument("--overwrite", action="store_true", help="replace existing files in the output folder")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,9 +35,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.output)
     for name in FILES:
         if (out / name).exists() and not args.overwrite:
-            raise WavecrossError(
-                f"{out / name}: already exists; choose another -o folder or pass --overwrite."
-            )
+            raise WavecrossError(f"{out / name}: already exists; choose another -o folder or pass --overwrite.")
     ir, vis = synthetic_pair(height, width, args.seed)
     model = load_model(device=args.device)
     started = time.perf_counter()

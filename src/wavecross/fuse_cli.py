@@ -26,9 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="wavecross",
         help="wavecross (default) or a classical baseline: mean, max, dwt, laplacian, gff",
     )
-    parser.add_argument(
-        "--model", default="wavecross", help="name of a bundled model (see wavecross.list_models)"
-    )
+    parser.add_argument("--model", default="wavecross", help="name of a bundled model (see wavecross.list_models)")
     parser.add_argument("--weights", default=None, help="a model.safetensors from `wavecross train` instead")
     parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda or mps")
     parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "fp16"))
@@ -41,9 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gray", action="store_true", help="write grey output even for colour visible input")
     parser.add_argument("--side-by-side", action="store_true", help="also write an IR | VIS | fused panel")
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
-    parser.add_argument(
-        "--batch-size", type=int, default=1, help="pairs of equal size fused per forward pass"
-    )
+    parser.add_argument("--batch-size", type=int, default=1, help="pairs of equal size fused per forward pass")
 
 
 def _panel(ir: np.ndarray, vis: np.ndarray, fused: np.ndarray) -> np.ndarray:
@@ -68,9 +64,7 @@ def _jobs(args: argparse.Namespace) -> list[tuple[Pair, Path]]:
             raise WavecrossError(f"{out}: is a file, but folder input needs an output folder.")
         return [(p, out / (Path(p.name).stem + ".png")) for p in find_pairs(ir, vis)]
     if out.suffix.lower() not in IMAGE_EXTENSIONS:
-        raise WavecrossError(
-            f"{out}: output must be an image file name (.png, .jpg, .bmp, .tif) for one pair."
-        )
+        raise WavecrossError(f"{out}: output must be an image file name (.png, .jpg, .bmp, .tif) for one pair.")
     return [(Pair(ir.name, ir, vis), out)]
 
 
@@ -107,9 +101,7 @@ def run(args: argparse.Namespace) -> int:
                 "a pair must have the same size (register/resize them first)."
             )
         if min(a.shape[:2]) < 16:
-            raise WavecrossError(
-                f"{pair.ir}: {a.shape[1]}×{a.shape[0]} is too small; both sides must be ≥ 16."
-            )
+            raise WavecrossError(f"{pair.ir}: {a.shape[1]}×{a.shape[0]} is too small; both sides must be ≥ 16.")
     model = None
     if args.method == "wavecross":
         from .hub import load_model

@@ -42,8 +42,7 @@ def weights_path(name: str) -> Path:
     path = Path(str(resources.files("wavecross") / "weights" / MODELS[name].weights))
     if not path.is_file():
         raise WavecrossError(
-            f"{path}: bundled weights of model {name!r} are missing; reinstall wavecross or pass "
-            "--weights FILE."
+            f"{path}: bundled weights of model {name!r} are missing; reinstall wavecross or pass --weights FILE."
         )
     return path
 
@@ -61,13 +60,9 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     if device not in ("cpu", "cuda", "mps") and not device.startswith("cuda:"):
         raise WavecrossError(f"unknown device {device!r}; use auto, cpu, cuda or mps.")
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise WavecrossError(
-            "--device cuda was asked for but no CUDA GPU is available; use --device cpu or auto."
-        )
+        raise WavecrossError("--device cuda was asked for but no CUDA GPU is available; use --device cpu or auto.")
     if device == "mps" and not torch.backends.mps.is_available():
-        raise WavecrossError(
-            "--device mps was asked for but Apple MPS is not available; use --device cpu or auto."
-        )
+        raise WavecrossError("--device mps was asked for but Apple MPS is not available; use --device cpu or auto.")
     return torch.device(device)
 
 

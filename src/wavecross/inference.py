@@ -122,9 +122,7 @@ def get_fuser(
         from .baselines import BASELINES
 
         if method not in BASELINES:
-            raise WavecrossError(
-                f"unknown method {method!r}; choose wavecross or one of {', '.join(BASELINES)}."
-            )
+            raise WavecrossError(f"unknown method {method!r}; choose wavecross or one of {', '.join(BASELINES)}.")
         return BASELINES[method]
     if model is None:
         model = load_model(device=device, weights=weights)
@@ -158,14 +156,10 @@ def _as_array(x: Any, name: str) -> tuple[np.ndarray, str]:
         from PIL import Image
 
         if isinstance(x, Image.Image):
-            return _check_layout(
-                np.asarray(x.convert("RGB") if x.mode not in ("L", "I;16", "RGB") else x), name
-            ), "pil"
+            return _check_layout(np.asarray(x.convert("RGB") if x.mode not in ("L", "I;16", "RGB") else x), name), "pil"
     except ImportError:  # pragma: no cover - Pillow is a dependency
         pass
-    raise WavecrossError(
-        f"{name}: unsupported input type {type(x).__name__}; pass a path, PIL image, array or tensor."
-    )
+    raise WavecrossError(f"{name}: unsupported input type {type(x).__name__}; pass a path, PIL image, array or tensor.")
 
 
 def _check_layout(arr: np.ndarray, name: str) -> np.ndarray:
@@ -216,9 +210,7 @@ def fuse_batch(
 ) -> list[Any]:
     """:func:`fuse` for many pairs; pairs of equal size go through the network ``batch_size`` at a time."""
     if len(irs) != len(viss):
-        raise WavecrossError(
-            f"got {len(irs)} IR images but {len(viss)} visible images; pass one of each per pair."
-        )
+        raise WavecrossError(f"got {len(irs)} IR images but {len(viss)} visible images; pass one of each per pair.")
     items = [_prepare(a, b, gray, i) for i, (a, b) in enumerate(zip(irs, viss, strict=True))]
     fused: list[np.ndarray | None] = [None] * len(items)
     if method == "wavecross":

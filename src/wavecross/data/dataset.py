@@ -151,9 +151,7 @@ class PairedImageDataset(Dataset):
             self._report(bad, on_bad)
         if not self.names:
             hint = "use val_fraction > 0 and roots of 2 pairs or more" if split == "val" else "add pairs"
-            raise WavecrossError(
-                f"no usable pairs in the {split} split of {', '.join(map(str, paths))}; {hint}."
-            )
+            raise WavecrossError(f"no usable pairs in the {split} split of {', '.join(map(str, paths))}; {hint}.")
 
     def _load_root(self, root: Path, label: str, val_fraction: float, bad: list[tuple[str, str]]) -> None:
         ir_dir, vis_dir = root / "ir", root / "vi"

@@ -34,9 +34,7 @@ def find_pairs(ir_dir: str | Path, vis_dir: str | Path, allow_unpaired: bool = F
     irs, viss = _images(ir_dir), _images(vis_dir)
     for folder, found in ((ir_dir, irs), (vis_dir, viss)):
         if not found:
-            raise WavecrossError(
-                f"{folder}: contains no images (png/jpg/bmp/tif); point to a folder of images."
-            )
+            raise WavecrossError(f"{folder}: contains no images (png/jpg/bmp/tif); point to a folder of images.")
     only_ir = sorted(set(irs) - set(viss))
     only_vis = sorted(set(viss) - set(irs))
     if (only_ir or only_vis) and not allow_unpaired:
@@ -45,14 +43,10 @@ def find_pairs(ir_dir: str | Path, vis_dir: str | Path, allow_unpaired: bool = F
             parts.append(f"only in {ir_dir}: {_listing(only_ir)}")
         if only_vis:
             parts.append(f"only in {vis_dir}: {_listing(only_vis)}")
-        raise WavecrossError(
-            f"unpaired file names ({'; '.join(parts)}); IR and visible files must share their names."
-        )
+        raise WavecrossError(f"unpaired file names ({'; '.join(parts)}); IR and visible files must share their names.")
     common = sorted(set(irs) & set(viss))
     if not common:
-        raise WavecrossError(
-            f"{ir_dir} and {vis_dir} share no file names; IR and visible files must share names."
-        )
+        raise WavecrossError(f"{ir_dir} and {vis_dir} share no file names; IR and visible files must share names.")
     return [Pair(n, irs[n], viss[n]) for n in common]
 
 

@@ -101,11 +101,7 @@ class PatchEmbed(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         b, c, h, w = x.shape
         p = self.patch
-        x = (
-            x.view(b, c, h // p, p, w // p, p)
-            .permute(0, 2, 4, 1, 3, 5)
-            .reshape(b, (h // p) * (w // p), c * p * p)
-        )
+        x = x.view(b, c, h // p, p, w // p, p).permute(0, 2, 4, 1, 3, 5).reshape(b, (h // p) * (w // p), c * p * p)
         return self.proj(x)
 
 

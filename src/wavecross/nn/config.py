@@ -61,9 +61,7 @@ class WaveCrossConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise ValueError(
-                f"unknown model config keys: {', '.join(unknown)} (valid: {', '.join(sorted(known))})"
-            )
+            raise ValueError(f"unknown model config keys: {', '.join(unknown)} (valid: {', '.join(sorted(known))})")
         values = dict(values)
         if "encoder_channels" in values:
             values["encoder_channels"] = tuple(values["encoder_channels"])

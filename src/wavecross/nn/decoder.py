@@ -35,7 +35,5 @@ class FusionDecoder(nn.Module):
         x = upsample2x(self.conv2(x))
         x = upsample2x(self.conv3(x))
         x = upsample2x(self.conv4(x))
-        x = (
-            self.conv5(torch.cat((x, shallow_ir, shallow_vis), dim=1)) + shallow_ir + shallow_vis
-        )  # residual mix 2
+        x = self.conv5(torch.cat((x, shallow_ir, shallow_vis), dim=1)) + shallow_ir + shallow_vis  # residual mix 2
         return torch.sigmoid(self.head(x))

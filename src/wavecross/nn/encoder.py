@@ -46,9 +46,7 @@ class ModalityEncoder(nn.Module):
         stages = []
         cin = cfg.shallow_channels
         for cout in cfg.encoder_channels:
-            stages.append(
-                nn.Sequential(conv3x3(cin, cout, stride=2), DenseBlock(cout, cfg.dense_layers, cout // 2))
-            )
+            stages.append(nn.Sequential(conv3x3(cin, cout, stride=2), DenseBlock(cout, cfg.dense_layers, cout // 2)))
             cin = cout
         self.stages = nn.Sequential(*stages)
 

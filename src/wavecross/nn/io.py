@@ -15,7 +15,10 @@ from ..errors import WavecrossError
 
 
 def save_state(
-    state: dict[str, torch.Tensor], path: str | Path, config=None, half: bool = False,
+    state: dict[str, torch.Tensor],
+    path: str | Path,
+    config=None,
+    half: bool = False,
     extra: dict[str, str] | None = None,
 ) -> None:
     """Write tensors atomically as safetensors; floating tensors become fp16 when ``half``.

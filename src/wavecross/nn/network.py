@@ -60,8 +60,7 @@ class WaveCross(nn.Module):
     def forward(self, ir: Tensor, vis: Tensor) -> Tensor:
         if ir.shape != vis.shape or ir.ndim != 4 or ir.shape[1] != 1:
             raise ValueError(
-                f"expected two (B, 1, H, W) tensors of the same shape, got {tuple(ir.shape)} "
-                f"and {tuple(vis.shape)}"
+                f"expected two (B, 1, H, W) tensors of the same shape, got {tuple(ir.shape)} and {tuple(vis.shape)}"
             )
         if min(ir.shape[-2:]) < 16:
             raise ValueError(f"images must be at least 16×16, got {tuple(ir.shape[-2:])}")

@@ -51,8 +51,7 @@ class BandAttention(nn.Module):
         c, p, d = cfg.channels, cfg.patch_size, cfg.dim
         self.embed = PatchEmbed(c, p, d)
         self.blocks = nn.ModuleList(
-            TransformerBlock(d, cfg.heads, cfg.mlp_ratio, cfg.dropout, cfg.attn_scale)
-            for _ in range(cfg.wa_depth)
+            TransformerBlock(d, cfg.heads, cfg.mlp_ratio, cfg.dropout, cfg.attn_scale) for _ in range(cfg.wa_depth)
         )
         self.unembed = PatchUnembed(c, p, d)
 

@@ -125,9 +125,7 @@ def _build(cls: type, values: Any, prefix: str) -> Any:
     unknown = sorted(set(values) - names)
     if unknown:
         where = f"{prefix}." if prefix else ""
-        raise WavecrossError(
-            f"unknown config key {where}{unknown[0]}; valid keys here: {', '.join(sorted(names))}."
-        )
+        raise WavecrossError(f"unknown config key {where}{unknown[0]}; valid keys here: {', '.join(sorted(names))}.")
     kwargs = {}
     for name, value in values.items():
         key = f"{prefix}.{name}" if prefix else name
@@ -154,7 +152,9 @@ def _model_config(value: Any) -> WaveCrossConfig:
     return get_config(merged.to_dict())
 
 
-def _resolve_root(root: str, config_path: Path | None) -> str:
+def resolve_data_root(root: str, config_path: Path | None) -> str:
+    """The absolute folder a config's ``data.roots`` entry names: as given (relative to the current directory),
+    else relative to the config file's folder or its parent."""
     candidates = [Path(root)]
     if config_path is not None and not Path(root).is_absolute():
         candidates += [config_path.parent / root, config_path.parent.parent / root]
@@ -162,8 +162,7 @@ def _resolve_root(root: str, config_path: Path | None) -> str:
         if c.is_dir():
             return str(c.resolve())
     raise WavecrossError(
-        f"config key data.roots: data folder {root} does not exist; fix the path or run from the "
-        "repository root."
+        f"config key data.roots: data folder {root} does not exist; fix the path or run from the repository root."
     )
 
 
@@ -173,7 +172,7 @@ def parse_config(values: dict[str, Any], config_path: Path | None = None) -> Tra
     model = _model_config(values.pop("model", "paper"))
     cfg = _build(TrainConfig, values, "")
     cfg.model = model
-    cfg.data.roots = [_resolve_root(r, config_path) for r in cfg.data.roots]
+    cfg.data.roots = [resolve_data_root(r, config_path) for r in cfg.data.roots]
     if cfg.data.on_bad not in ("error", "warn"):
         raise WavecrossError(f"config key data.on_bad: expected 'error' or 'warn', got {cfg.data.on_bad!r}.")
     if cfg.run.amp not in ("off", "bf16", "fp16"):

@@ -103,15 +103,11 @@ class Trainer:
         if device.type == "cuda":
             torch.set_float32_matmul_precision("high")  # TF32 matmuls, as cuDNN convolutions already use
         if device.type != "cuda":
-            self.amp_dtype = (
-                None  # autocast is a GPU speed feature; CPU runs stay in fp32 (and deterministic)
-            )
+            self.amp_dtype = None  # autocast is a GPU speed feature; CPU runs stay in fp32 (and deterministic)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype is torch.float16)
         net: nn.Module = torch.compile(self.module) if run.compile else self.module
         if dist_info.world_size > 1:
-            net = nn.parallel.DistributedDataParallel(
-                net, device_ids=[device.index] if device.type == "cuda" else None
-            )
+            net = nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
         self.net = net
         self.step = 0
         self.writer: Any = None
@@ -220,9 +216,7 @@ class Trainer:
         while self.step < stage.steps:
             epoch, offset = divmod(self.step, per_epoch)
             _set_epoch(stage.train_set, epoch)
-            batches = epoch_batches(
-                n, stage.batch_size, epoch, run.seed, self.dist.rank, self.dist.world_size
-            )
+            batches = epoch_batches(n, stage.batch_size, epoch, run.seed, self.dist.rank, self.dist.world_size)
             loader = DataLoader(stage.train_set, batch_sampler=batches[offset:], num_workers=self.workers)
             for batch in loader:
                 self._train_step(batch)
@@ -230,12 +224,7 @@ class Trainer:
                     bar.update(1)
                 if self.step % run.log_every == 0 or self.step == stage.steps:
                     elapsed = time.perf_counter() - started
-                    rate = (
-                        (self.step - first_step)
-                        * stage.batch_size
-                        * self.dist.world_size
-                        / max(elapsed, 1e-9)
-                    )
+                    rate = (self.step - first_step) * stage.batch_size * self.dist.world_size / max(elapsed, 1e-9)
                     self._last_terms["lr"] = self.scheduler.get_last_lr()[0]
                     self._last_terms["samples_per_s"] = rate
                     self._log(self._last_terms, "train")
@@ -276,9 +265,7 @@ class Trainer:
         self.scaler.scale(loss).backward()
         if self.run.grad_clip > 0:
             self.scaler.unscale_(self.optimizer)
-            torch.nn.utils.clip_grad_norm_(
-                [p for p in self.module.parameters() if p.requires_grad], self.run.grad_clip
-            )
+            torch.nn.utils.clip_grad_norm_([p for p in self.module.parameters() if p.requires_grad], self.run.grad_clip)
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.scheduler.step()

@@ -90,9 +90,7 @@ def build_datasets(cfg: TrainConfig) -> tuple[Dataset, Dataset | None]:
         val = SyntheticPairDataset(length=4, size=d.crop, seed=cfg.run.seed + 10_000)
         return train, val
     common = {"crop": d.crop, "val_fraction": d.val_fraction, "seed": cfg.run.seed, "on_bad": d.on_bad}
-    return PairedImageDataset(d.roots, split="train", **common), PairedImageDataset(
-        d.roots, split="val", **common
-    )
+    return PairedImageDataset(d.roots, split="train", **common), PairedImageDataset(d.roots, split="val", **common)
 
 
 def _pretrain_stage(cfg: TrainConfig, out: Path, data: tuple[Dataset, Dataset | None]) -> Stage:
@@ -118,9 +116,7 @@ def _fusion_stage(cfg: TrainConfig, out: Path, data: tuple[Dataset, Dataset | No
     net = WaveCross(cfg.model)
     missing = net.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=False)
     if missing.unexpected_keys:
-        raise WavecrossError(
-            f"{enc_path}: unexpected tensors {missing.unexpected_keys[:3]}; not an encoders file."
-        )
+        raise WavecrossError(f"{enc_path}: unexpected tensors {missing.unexpected_keys[:3]}; not an encoders file.")
 
     def finalize(module: nn.Module) -> None:
         save_weights(module.net, out / "fusion" / "model.safetensors")
@@ -155,9 +151,7 @@ def train(
         for name in ("pretrain", "fusion") if stage == "all" else (stage,):
             ckpt = out / name / "checkpoint.pt"
             if ckpt.exists() and not resume:
-                raise WavecrossError(
-                    f"{ckpt} exists; pass --resume to continue that run or choose another --out."
-                )
+                raise WavecrossError(f"{ckpt} exists; pass --resume to continue that run or choose another --out.")
             if info.is_main:
                 out.mkdir(parents=True, exist_ok=True)
                 (out / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
