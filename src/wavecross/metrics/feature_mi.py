@@ -23,7 +23,7 @@ from ._base import Triple
 
 _N = 9  # values per 3×3 window
 # One parallel kernel at a time: it already uses every core, and numba's fallback threading layer (workqueue)
-# must not be entered from two threads at once (metrics of one image run on several threads).
+# must not be entered from two threads at once (e.g. two images evaluated on two threads).
 _KERNEL_LOCK = threading.Lock()
 
 

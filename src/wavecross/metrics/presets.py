@@ -31,14 +31,18 @@ f32 = np.float32
 
 @dataclass(frozen=True)
 class Metric:
-    """One named metric under one convention: the function of a :class:`Triple` and its direction."""
+    """One named metric under one convention: the function of a :class:`Triple` and its direction.
+
+    ``self_parallel``: the function already spreads its work over every core (a compiled parallel kernel).
+    """
 
     fn: Callable[[Triple], float]
     higher_is_better: bool | None
+    self_parallel: bool = False
 
 
-def _m(fn: Callable[..., float], higher: bool | None, **kwargs: Any) -> Metric:
-    return Metric(partial(fn, **kwargs) if kwargs else fn, higher)
+def _m(fn: Callable[..., float], higher: bool | None, self_parallel: bool = False, **kwargs: Any) -> Metric:
+    return Metric(partial(fn, **kwargs) if kwargs else fn, higher, self_parallel)
 
 
 CONVENTIONS: dict[str, dict[str, Metric]] = {
@@ -97,9 +101,9 @@ GENERAL: dict[str, Metric] = {
     "Q_E": _m(_sx.piella_qe, True),
     "Q_Y": _m(_sx.yang_qy, True),
     "Q_C": _m(_sx.cvejic_qc, True),
-    "FMI_pixel": _m(_fmi.fmi, True, feature="pixel"),
-    "FMI_dct": _m(_fmi.fmi, True, feature="dct"),
-    "FMI_w": _m(_fmi.fmi, True, feature="wavelet"),
+    "FMI_pixel": _m(_fmi.fmi, True, self_parallel=True, feature="pixel"),
+    "FMI_dct": _m(_fmi.fmi, True, self_parallel=True, feature="dct"),
+    "FMI_w": _m(_fmi.fmi, True, self_parallel=True, feature="wavelet"),
     "MS_SSIM": _m(_sx.ms_ssim, True),
     "RankAgree": _m(_th.rank_agree, True),
     "LocalEnergyErr": _m(_th.local_energy_err, False),
@@ -164,11 +168,18 @@ def evaluate_triple(t: Triple, chosen: dict[str, Metric], threads: int | None = 
 
     Metrics run on ``threads`` threads (default: one per CPU): the heavy ones spend their time in NumPy, SciPy
     and compiled kernels that release the GIL, and the Triple's cache makes each shared intermediate be computed
-    once whichever thread asks first. The values do not depend on the thread count.
+    once whichever thread asks first. Self-parallel metrics (which use every core themselves) run one after
+    another on a lane of their own, beside the pool, so the cores never wait for them. The values do not depend
+    on the thread count.
     """
     workers = min(len(chosen), threads or os.cpu_count() or 1)
     if workers <= 1:
         return {name: float(metric.fn(t)) for name, metric in chosen.items()}
-    with ThreadPoolExecutor(workers) as pool:
-        values = list(pool.map(lambda metric: float(metric.fn(t)), chosen.values()))
-    return dict(zip(chosen, values, strict=True))
+    lane = [name for name, metric in chosen.items() if metric.self_parallel]
+    rest = [name for name in chosen if name not in lane]
+    values: dict[str, float] = {}
+    with ThreadPoolExecutor(1) as own_lane, ThreadPoolExecutor(workers) as pool:
+        done = own_lane.submit(lambda: {name: float(chosen[name].fn(t)) for name in lane})
+        values.update(zip(rest, pool.map(lambda name: float(chosen[name].fn(t)), rest), strict=True))
+        values.update(done.result())
+    return {name: values[name] for name in chosen}
