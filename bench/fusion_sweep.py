@@ -128,9 +128,10 @@ def load_sets(roots: list[str]) -> dict[str, list[tuple[str, np.ndarray, np.ndar
 
 
 def _score(job: tuple[np.ndarray, np.ndarray, np.ndarray]) -> dict[str, float]:
-    from wavecross.metrics import compute
+    from wavecross.metrics import Triple, evaluate_triple, resolve
 
-    return compute(*job, METRICS, convention="cddfuse")
+    # One thread per worker process: the pool already has a process per core.
+    return evaluate_triple(Triple(*job), resolve(METRICS, "cddfuse"), threads=1)
 
 
 def _to_u8(unit: np.ndarray) -> np.ndarray:
@@ -229,8 +230,21 @@ def main() -> None:
         for name, cfg in configs.items():
             cfg["fusion"]["steps"] = steps
             paths[name].write_text(yaml.safe_dump(cfg, sort_keys=False))
+    train_all(paths, out, deadline_s=args.budget_s * 1.3 if args.budget_s else None)
+    results = score_all(configs, out, load_sets(args.eval))
+    from wavecross.train.stages import export_fp16
+
+    for name in results["ranking"][: args.keep]:
+        export_fp16(results[name]["model"], out / f"{name}.fp16.safetensors")
+    (out / "results.json").write_text(json.dumps(results, indent=1))
+    print_table(results, configs)
+
+
+def train_all(paths: dict[str, Path], out: Path, deadline_s: float | None) -> None:
+    """Run every variant's fusion stage at once; past the deadline, stop what still runs (its last checkpoint
+    is evaluated instead)."""
     started = time.time()
-    deadline = started + (args.budget_s * 1.3 if args.budget_s else 1e9)
+    deadline = started + (deadline_s or 1e9)
     procs = {}
     for name, path in paths.items():
         log = open(out / name / "train.log", "w")  # noqa: SIM115 (closed with the process)
@@ -261,7 +275,9 @@ def main() -> None:
             p.wait()
         print(f"{name}: exit {p.returncode}, {time.time() - started:.0f} s", flush=True)
 
-    sets = load_sets(args.eval)
+
+def score_all(configs: dict[str, dict[str, Any]], out: Path, sets: dict) -> dict[str, Any]:
+    """Mean/max fusion and every variant scored on the evaluation sets, variants ranked against the bar."""
     results: dict[str, Any] = {"steps": {n: c["fusion"]["steps"] for n, c in configs.items()}}
     with ProcessPoolExecutor(max(1, (os.cpu_count() or 2) - 2)) as pool:
         results["mean"] = evaluate(fused_outputs(None, sets, "mean"), sets, pool)
@@ -283,11 +299,11 @@ def main() -> None:
             ranked.append((met, worst, name))
     ranked.sort(reverse=True)
     results["ranking"] = [n for *_, n in ranked]
-    from wavecross.train.stages import export_fp16
+    return results
 
-    for name in results["ranking"][: args.keep]:
-        export_fp16(results[name]["model"], out / f"{name}.fp16.safetensors")
-    (out / "results.json").write_text(json.dumps(results, indent=1))
+
+def print_table(results: dict[str, Any], configs: dict[str, dict[str, Any]]) -> None:
+    sets = list(results["mean"])
     print(f"{'run':<12}" + "".join(f"{s[:4] + ':' + m:<15}" for s in sets for m in METRICS) + " bar")
     for name in ["mean", "max", *results["ranking"]]:
         row = results[name]["scores"] if name in configs else results[name]
