@@ -65,31 +65,13 @@ def variant_configs(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
 
 
 def time_steps(config_path: str, steps: int) -> float:
-    """Seconds per fusion step of this config (random data; forward, loss, backward, AdamW); GPU when present."""
-    from wavecross.nn import WaveCross
+    """Seconds per fusion step of this config (bench/train_throughput.py's measure); GPU when present."""
+    from train_throughput import measure  # bench/ is this script's folder, first on sys.path
     from wavecross.train.config import load_config
-    from wavecross.train.stages import FusionStage
 
     cfg = load_config(config_path)
-    dev = "cuda" if torch.cuda.is_available() else "cpu"
-    torch.set_float32_matmul_precision("high")
-    module = FusionStage(cfg, WaveCross(cfg.model)).to(dev).train()
-    opt = torch.optim.AdamW([p for p in module.parameters() if p.requires_grad], lr=1e-5)
-    b, c = cfg.fusion.batch_size, cfg.data.crop
-    ir, vis = torch.rand(b, 1, c, c, device=dev), torch.rand(b, 1, c, c, device=dev)
-    sync = torch.cuda.synchronize if dev == "cuda" else (lambda: None)
-    for step in range(steps + 10):
-        if step == 10:
-            sync()
-            start = time.perf_counter()
-        loss = module(ir, vis, torch.Generator().manual_seed(step))["total"]
-        if not torch.isfinite(loss):  # the trainer's per-step check, a device sync
-            raise RuntimeError("non-finite loss while timing")
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-    sync()
-    return (time.perf_counter() - start) / steps
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    return measure("fusion", device, steps, cfg.fusion.batch_size, cfg.data.crop, cfg)["seconds_per_step"]
 
 
 def calibrate(config_paths: list[Path], steps: int = 40) -> float:
@@ -113,18 +95,11 @@ def calibrate(config_paths: list[Path], steps: int = 40) -> float:
 # --- evaluation --------------------------------------------------------------------------------------------
 
 
-def load_sets(roots: list[str]) -> dict[str, list[tuple[str, np.ndarray, np.ndarray]]]:
-    """0-255 luminance pairs of each evaluation root (what the metrics see)."""
-    from wavecross.data.io import luminance_u8, read_image
-    from wavecross.data.pairs import find_pairs
+def load_sets(roots: list[str]) -> dict[str, tuple[list[str], list[np.ndarray], list[np.ndarray]]]:
+    """Names and 0–255 luminance pairs of each evaluation root (what the metrics see)."""
+    from wavecross.report.benchmark import load_set
 
-    return {
-        Path(r).name: [
-            (p.name, luminance_u8(read_image(p.ir)), luminance_u8(read_image(p.vis)))
-            for p in find_pairs(Path(r) / "ir", Path(r) / "vi")
-        ]
-        for r in roots
-    }
+    return {Path(r).name: load_set(Path(r)) for r in roots}
 
 
 def _score(job: tuple[np.ndarray, np.ndarray, np.ndarray]) -> dict[str, float]:
@@ -134,35 +109,26 @@ def _score(job: tuple[np.ndarray, np.ndarray, np.ndarray]) -> dict[str, float]:
     return evaluate_triple(Triple(*job), resolve(METRICS, "cddfuse"), threads=1)
 
 
-def _to_u8(unit: np.ndarray) -> np.ndarray:
-    return np.clip(np.rint(unit * 255.0), 0, 255).astype(np.uint8)
-
-
-def fused_outputs(model_path: Path | None, sets: dict, kind: str) -> dict[str, list[np.ndarray]]:
-    from wavecross.inference import fuse_tensors
+def fused_outputs(method: str, sets: dict, model_path: Path | None = None) -> dict[str, list[np.ndarray]]:
+    """8-bit fused luminance of every pair: a baseline by name, or ``wavecross`` with the model in ``model_path``."""
+    from wavecross.inference import get_fuser
     from wavecross.nn import load_weights
 
-    model = load_weights(model_path, "cuda" if torch.cuda.is_available() else "cpu").eval() if model_path else None
-    out = {}
-    for name, pairs in sets.items():
-        out[name] = []
-        for _, ir, vis in pairs:
-            a, b = ir.astype(np.float32) / 255, vis.astype(np.float32) / 255
-            if kind == "mean":
-                out[name].append(_to_u8(0.5 * (a + b)))
-            elif kind == "max":
-                out[name].append(_to_u8(np.maximum(a, b)))
-            else:
-                with torch.no_grad():
-                    f = fuse_tensors(model, torch.from_numpy(a)[None, None], torch.from_numpy(b)[None, None], tile=0)
-                out[name].append(_to_u8(f[0, 0].numpy()))
-    return out
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    fuser = get_fuser(method, model=load_weights(model_path, device) if model_path else None)
+    return {
+        name: [
+            np.clip(np.rint(fuser(a / np.float32(255), b / np.float32(255)) * 255.0), 0, 255).astype(np.uint8)
+            for a, b in zip(irs, viss, strict=True)
+        ]
+        for name, (_, irs, viss) in sets.items()
+    }
 
 
 def evaluate(fused: dict[str, list[np.ndarray]], sets: dict, pool: ProcessPoolExecutor) -> dict[str, dict]:
     result = {}
-    for name, pairs in sets.items():
-        jobs = [(f, ir, vis) for f, (_, ir, vis) in zip(fused[name], pairs, strict=True)]
+    for name, (_, irs, viss) in sets.items():
+        jobs = list(zip(fused[name], irs, viss, strict=True))
         rows = list(pool.map(_score, jobs))
         result[name] = {m: float(np.nanmean([r[m] for r in rows])) for m in METRICS}
     return result
@@ -280,14 +246,14 @@ def score_all(configs: dict[str, dict[str, Any]], out: Path, sets: dict) -> dict
     """Mean/max fusion and every variant scored on the evaluation sets, variants ranked against the bar."""
     results: dict[str, Any] = {"steps": {n: c["fusion"]["steps"] for n, c in configs.items()}}
     with ProcessPoolExecutor(max(1, (os.cpu_count() or 2) - 2)) as pool:
-        results["mean"] = evaluate(fused_outputs(None, sets, "mean"), sets, pool)
-        results["max"] = evaluate(fused_outputs(None, sets, "max"), sets, pool)
+        results["mean"] = evaluate(fused_outputs("mean", sets), sets, pool)
+        results["max"] = evaluate(fused_outputs("max", sets), sets, pool)
         ranked = []
         for name in configs:
             path = model_file(out / name)
             if path is None:
                 continue
-            scores = evaluate(fused_outputs(path, sets, "model"), sets, pool)
+            scores = evaluate(fused_outputs("wavecross", sets, path), sets, pool)
             met, total, worst = bar(scores, results["mean"], results["max"])
             results[name] = {
                 "scores": scores,

@@ -14,17 +14,19 @@ import resource
 import subprocess
 import sys
 import time
+from typing import Any
 
 import torch
 
 
-def measure(stage: str, device: str, steps: int, batch: int, crop: int) -> dict:
+def measure(stage: str, device: str, steps: int, batch: int, crop: int, cfg: Any = None) -> dict:
+    """Median seconds per optimiser step of ``stage``; ``cfg`` a TrainConfig (default: the paper model)."""
     from wavecross.nn import WaveCross
     from wavecross.train.config import parse_config
     from wavecross.train.stages import AutoencoderPair, FusionStage
 
     torch.manual_seed(0)
-    cfg = parse_config({"model": "paper"})
+    cfg = cfg or parse_config({"model": "paper"})
     module = AutoencoderPair(cfg) if stage == "pretrain" else FusionStage(cfg, WaveCross(cfg.model))
     module = module.to(device).train()
     opt = torch.optim.AdamW([p for p in module.parameters() if p.requires_grad], lr=1e-4)

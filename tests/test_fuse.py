@@ -103,15 +103,15 @@ def _fuse(*args) -> int:
     return main(["fuse", *map(str, args)])
 
 
+def _io(ir, vis, out) -> list:
+    """The input and output arguments of ``wavecross fuse``."""
+    return ["--ir", ir, "--vis", vis, "-o", out]
+
+
 def test_cli_single_pair_with_panel(tmp_path, pair_folder, tiny_weights):
     out = tmp_path / "o" / "fused.png"
     code = _fuse(
-        "--ir",
-        pair_folder / "ir" / "a.png",
-        "--vis",
-        pair_folder / "vi" / "a.png",
-        "-o",
-        out,
+        *_io(pair_folder / "ir" / "a.png", pair_folder / "vi" / "a.png", out),
         "--weights",
         tiny_weights,
         "--side-by-side",
@@ -128,12 +128,7 @@ def test_cli_single_pair_with_panel(tmp_path, pair_folder, tiny_weights):
 def test_cli_folder_and_overwrite(tmp_path, pair_folder, tiny_weights, capsys):
     out = tmp_path / "out"
     args = [
-        "--ir",
-        pair_folder / "ir",
-        "--vis",
-        pair_folder / "vi",
-        "-o",
-        out,
+        *_io(pair_folder / "ir", pair_folder / "vi", out),
         "--weights",
         tiny_weights,
         "--batch-size",
@@ -155,12 +150,7 @@ def test_cli_baseline_method(tmp_path, pair_folder):
     out = tmp_path / "m.png"
     assert (
         _fuse(
-            "--ir",
-            pair_folder / "ir" / "b.png",
-            "--vis",
-            pair_folder / "vi" / "b.png",
-            "-o",
-            out,
+            *_io(pair_folder / "ir" / "b.png", pair_folder / "vi" / "b.png", out),
             "--method",
             "mean",
         )
@@ -197,12 +187,7 @@ def test_bad_unpaired_names(tmp_path, pair_folder, tiny_weights, capsys):
     _expect_error(
         capsys,
         [
-            "--ir",
-            pair_folder / "ir",
-            "--vis",
-            pair_folder / "vi",
-            "-o",
-            tmp_path / "o",
+            *_io(pair_folder / "ir", pair_folder / "vi", tmp_path / "o"),
             "--weights",
             tiny_weights,
         ],
@@ -218,12 +203,7 @@ def test_bad_truncated_file_writes_nothing(tmp_path, pair_folder, tiny_weights, 
     _expect_error(
         capsys,
         [
-            "--ir",
-            pair_folder / "ir",
-            "--vis",
-            pair_folder / "vi",
-            "-o",
-            tmp_path / "o",
+            *_io(pair_folder / "ir", pair_folder / "vi", tmp_path / "o"),
             "--weights",
             tiny_weights,
         ],
@@ -237,12 +217,7 @@ def test_bad_non_image_file(tmp_path, pair_folder, tiny_weights, capsys):
     _expect_error(
         capsys,
         [
-            "--ir",
-            pair_folder / "ir" / "b.png",
-            "--vis",
-            pair_folder / "vi" / "b.png",
-            "-o",
-            tmp_path / "o.png",
+            *_io(pair_folder / "ir" / "b.png", pair_folder / "vi" / "b.png", tmp_path / "o.png"),
             "--weights",
             tiny_weights,
         ],
@@ -272,12 +247,7 @@ def test_bad_nan_in_float_input(tmp_path, tiny_weights, capsys):
     _expect_error(
         capsys,
         [
-            "--ir",
-            tmp_path / "ir.tif",
-            "--vis",
-            tmp_path / "vis.tif",
-            "-o",
-            tmp_path / "f.png",
+            *_io(tmp_path / "ir.tif", tmp_path / "vis.tif", tmp_path / "f.png"),
             "--weights",
             tiny_weights,
         ],
@@ -294,12 +264,7 @@ def test_bad_missing_weights_file(tmp_path, pair_folder, capsys):
     _expect_error(
         capsys,
         [
-            "--ir",
-            pair_folder / "ir" / "a.png",
-            "--vis",
-            pair_folder / "vi" / "a.png",
-            "-o",
-            tmp_path / "f.png",
+            *_io(pair_folder / "ir" / "a.png", pair_folder / "vi" / "a.png", tmp_path / "f.png"),
             "--weights",
             tmp_path / "nope.safetensors",
         ],
@@ -312,12 +277,7 @@ def test_bad_missing_input_and_unknown_method(tmp_path, pair_folder, capsys):
     _expect_error(
         capsys,
         [
-            "--ir",
-            tmp_path / "missing.png",
-            "--vis",
-            pair_folder / "vi" / "a.png",
-            "-o",
-            tmp_path / "f.png",
+            *_io(tmp_path / "missing.png", pair_folder / "vi" / "a.png", tmp_path / "f.png"),
             "--method",
             "mean",
         ],
@@ -326,12 +286,7 @@ def test_bad_missing_input_and_unknown_method(tmp_path, pair_folder, capsys):
     _expect_error(
         capsys,
         [
-            "--ir",
-            pair_folder / "ir" / "a.png",
-            "--vis",
-            pair_folder / "vi" / "a.png",
-            "-o",
-            tmp_path / "f.png",
+            *_io(pair_folder / "ir" / "a.png", pair_folder / "vi" / "a.png", tmp_path / "f.png"),
             "--method",
             "magic",
         ],
@@ -344,12 +299,7 @@ def test_odd_and_tiny_sizes(tmp_path, tiny_weights, capsys):
     write_pair(root, "odd.png", size=(47, 61))
     assert (
         _fuse(
-            "--ir",
-            root / "ir" / "odd.png",
-            "--vis",
-            root / "vi" / "odd.png",
-            "-o",
-            tmp_path / "odd.png",
+            *_io(root / "ir" / "odd.png", root / "vi" / "odd.png", tmp_path / "odd.png"),
             "--weights",
             tiny_weights,
         )
@@ -360,12 +310,7 @@ def test_odd_and_tiny_sizes(tmp_path, tiny_weights, capsys):
     _expect_error(
         capsys,
         [
-            "--ir",
-            root / "ir" / "small.png",
-            "--vis",
-            root / "vi" / "small.png",
-            "-o",
-            tmp_path / "s.png",
+            *_io(root / "ir" / "small.png", root / "vi" / "small.png", tmp_path / "s.png"),
             "--weights",
             tiny_weights,
         ],

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from .heat import local_energy_loss, rank_loss
+from .heat import heat_consistency_loss
 from .intensity import gradient_loss, intensity_loss
 
 
@@ -35,18 +35,14 @@ def fusion_loss(
 ) -> dict[str, Tensor]:
     """All terms of L_all, unweighted, plus ``total`` (weighted sum) for backward."""
     w = weights or FusionLossWeights()
+    heat = heat_consistency_loss(fused, ir, w.rank, w.energy, generator, w.rank_random_pairs, w.rank_neighbour_pairs)
     terms = {
         "intensity": intensity_loss(fused, ir, vis),
         "gradient": gradient_loss(fused, ir, vis),
-        "rank": rank_loss(fused, ir, w.rank_random_pairs, w.rank_neighbour_pairs, generator),
-        "energy": local_energy_loss(fused, ir),
+        "rank": heat["rank"],
+        "energy": heat["energy"],
     }
-    terms["total"] = (
-        w.intensity * terms["intensity"]
-        + w.gradient * terms["gradient"]
-        + w.rank * terms["rank"]
-        + w.energy * terms["energy"]
-    )
+    terms["total"] = w.intensity * terms["intensity"] + w.gradient * terms["gradient"] + heat["total"]
     return terms
 
 

@@ -184,7 +184,9 @@ def _check_methods(methods: Sequence[str], fused: dict[str, Path], sets: Sequenc
             )
 
 
-def _load_pairs(set_dir: Path, progress: bool, label: str) -> tuple[list[str], list[np.ndarray], list[np.ndarray]]:
+def load_set(
+    set_dir: Path, progress: bool = False, label: str = ""
+) -> tuple[list[str], list[np.ndarray], list[np.ndarray]]:
     """Names and 0–255 luminance images (uint8) of one set: IR grey, visible BT.601 Y."""
     from tqdm import tqdm
 
@@ -341,7 +343,7 @@ def _benchmark_set(
     grid_rows: int,
     progress: bool,
 ) -> dict[str, Any]:
-    names, irs, viss = _load_pairs(set_dir, progress, set_name)
+    names, irs, viss = load_set(set_dir, progress, set_name)
     folders: dict[str, Path] = {}
     timing: dict[str, dict[str, float]] = {}
     for method in methods:
