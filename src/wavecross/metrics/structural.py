@@ -15,11 +15,11 @@ import numpy as np
 from scipy import ndimage, signal
 
 from ._base import Triple, correlate3x3, filter_same, filter_valid, gaussian_1d
+from ._kernels import central_moments, ssim_terms
 
 K1, K2 = 0.01, 0.03
 C1_255 = (K1 * 255.0) ** 2
 C2_255 = (K2 * 255.0) ** 2
-_MAP_STRIP = 16  # rows per strip of the elementwise SSIM-map evaluation (temporaries stay in the cache)
 
 
 @dataclass(frozen=True)
@@ -161,34 +161,11 @@ def ssim_maps(
         mxx, myy, mxy = local_mean(t, x + x, window), local_mean(t, y + y, window), local_mean(t, xy, window)
         shape = mx.shape
         sxx, syy, sxy = np.empty(shape), np.empty(shape), np.empty(shape)
-        lum, cs = np.empty(shape), np.empty(shape)
-        # Every step below is elementwise, so the maps are evaluated in row strips whose temporaries stay in the
-        # cache (identical values, several times faster than whole-map operations on large images).
-        strips = [slice(r0, min(shape[0], r0 + _MAP_STRIP)) for r0 in range(0, shape[0], _MAP_STRIP)]
-        for r in strips:
-            np.subtract(mxx[r], mx[r] * mx[r], out=sxx[r])
-            np.subtract(myy[r], my[r] * my[r], out=syy[r])
-            np.subtract(mxy[r], mx[r] * my[r], out=sxy[r])
+        central_moments(mx, my, mxx, myy, mxy, sxx, syy, sxy)
         if window.border == "valid":
             _reference_rounding(t, x, y, window, sxx, syy, sxy)
-        # ((2μxμy + C1)(2σxy + C2)) / ((μx² + μy² + C1)(σx² + σy² + C2)), evaluated in the references' order.
-        with np.errstate(divide="ignore", invalid="ignore"):
-            for r in strips:
-                cs_num = 2 * sxy[r]
-                cs_num += c2
-                den2 = sxx[r] + syy[r]
-                den2 += c2
-                mxr, myr, out = mx[r], my[r], lum[r]
-                np.multiply(mxr, myr, out=out)
-                out *= 2
-                out += c1
-                den1 = mxr * mxr
-                den1 += myr * myr
-                den1 += c1
-                np.divide(cs_num, den2, out=cs[r])
-                out *= cs_num
-                den1 *= den2
-                out /= den1
+        lum, cs = np.empty(shape), np.empty(shape)
+        ssim_terms(mx, my, sxx, syy, sxy, c1, c2, lum, cs)
         return lum, cs, sxx, syy, sxy
 
     return t.cached(key, compute, uses=x + y)
