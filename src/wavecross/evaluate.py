@@ -297,6 +297,9 @@ def _write(path: str, text: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``wavecross evaluate``."""
+    from .metrics import retain_freed_memory
+
+    retain_freed_memory()  # a batch job over many images: keep freed arrays for reuse instead of re-faulting them
     metrics = None
     if args.metrics:
         metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]

@@ -8,6 +8,7 @@ shares intermediates between metrics. Definitions, constants and the quirks of e
 from __future__ import annotations
 
 from ._base import Triple
+from .allocator import retain_freed_memory
 from .feature_mi import fmi
 from .gradient import nabf, qabf
 from .information import cross_entropy, entropy, mutual_information
@@ -70,6 +71,7 @@ __all__ = [
     "qcv",
     "rank_agree",
     "resolve",
+    "retain_freed_memory",
     "rmse_vifb",
     "scd",
     "spatial_frequency",

@@ -8,6 +8,7 @@ convention="cddfuse")`` gives the Tang-suite Nabf.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -178,8 +179,21 @@ def evaluate_triple(t: Triple, chosen: dict[str, Metric], threads: int | None = 
     lane = [name for name, metric in chosen.items() if metric.self_parallel]
     rest = [name for name in chosen if name not in lane]
     values: dict[str, float] = {}
-    with ThreadPoolExecutor(1) as own_lane, ThreadPoolExecutor(workers) as pool:
-        done = own_lane.submit(lambda: {name: float(chosen[name].fn(t)) for name in lane})
-        values.update(zip(rest, pool.map(lambda name: float(chosen[name].fn(t)), rest), strict=True))
-        values.update(done.result())
+    done = _executor(1, "lane").submit(lambda: {name: float(chosen[name].fn(t)) for name in lane})
+    values.update(zip(rest, _executor(workers, "pool").map(lambda name: float(chosen[name].fn(t)), rest), strict=True))
+    values.update(done.result())
     return {name: values[name] for name in chosen}
+
+
+_EXECUTORS: dict[tuple[int, str], ThreadPoolExecutor] = {}
+_EXECUTORS_LOCK = threading.Lock()
+
+
+def _executor(workers: int, role: str) -> ThreadPoolExecutor:
+    # Kept for the life of the process: starting threads per image costs time, and a thread's malloc arena is
+    # given back to the system when the thread ends (its arrays then fault their pages in again).
+    with _EXECUTORS_LOCK:
+        key = (workers, role)
+        if key not in _EXECUTORS:
+            _EXECUTORS[key] = ThreadPoolExecutor(workers, thread_name_prefix=f"wavecross-metrics-{role}")
+        return _EXECUTORS[key]
