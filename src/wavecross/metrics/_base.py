@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from ..errors import WavecrossError
-from ._kernels import correlate_valid
+from ._kernels import correlate_taps, correlate_valid
 
 T = TypeVar("T")
 
@@ -175,25 +175,9 @@ def correlate3x3(x: np.ndarray, kernel: np.ndarray, pad: str) -> np.ndarray:
     """3×3 correlation at the input size; ``pad`` is a numpy pad mode ("constant" zero, "reflect", "edge").
 
     The taps are accumulated onto zeros in row-major order (taps ±1 added or subtracted without a product, which
-    rounds identically), in row strips that stay in the cache.
+    rounds identically), as NumPy adds shifted copies.
     """
-    p = np.pad(x, 1, mode=pad)
-    h, w = x.shape
-    out = np.zeros_like(x)
-    taps = [(i, j, float(kernel[i, j])) for i in range(3) for j in range(3) if kernel[i, j] != 0]
-    step = 64
-    tmp = np.empty((min(step, h), w))
-    for r0 in range(0, h, step):
-        r1 = min(h, r0 + step)
-        acc = out[r0:r1]
-        buf = tmp[: r1 - r0]
-        for i, j, k in taps:
-            src = p[r0 + i : r1 + i, j : j + w]
-            if k == 1.0:
-                acc += src
-            elif k == -1.0:
-                acc -= src
-            else:
-                np.multiply(src, k, out=buf)
-                acc += buf
+    taps = np.array([(i, j, kernel[i, j]) for i in range(3) for j in range(3) if kernel[i, j] != 0], np.float64)
+    out = np.empty(x.shape)
+    correlate_taps(np.pad(np.asarray(x, np.float64), 1, mode=pad), taps.reshape(-1, 3), out)
     return out

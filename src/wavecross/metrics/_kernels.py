@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def correlate_valid(x, g, step, out) -> None:  # noqa: ANN001 (numba arrays)
     """``out`` = the 'valid' part of ``x`` correlated along rows, then columns, with the odd symmetric kernel
@@ -25,21 +26,26 @@ def correlate_valid(x, g, step, out) -> None:  # noqa: ANN001 (numba arrays)
     width = x.shape[1]
     v = np.empty(width)  # one row after the vertical pass
     o = np.empty(cols)
+    # Rows are taken as 1-D views before the inner loops: indexing them with the loop counter alone lets the
+    # compiler vectorise (2-D indexing with offset rows is about twice as slow).
     for i in range(rows):
         r = i * step + h
+        centre = x[r]
         for c in range(width):
-            v[c] = x[r, c] * gc
+            v[c] = centre[c] * gc
         for j in range(h, 0, -1):
             wj = g[h - j]
+            up, down = x[r - j], x[r + j]
             for c in range(width):
-                v[c] += (x[r - j, c] + x[r + j, c]) * wj
-        if step == 1:  # a separate loop the compiler vectorises
+                v[c] += (up[c] + down[c]) * wj
+        if step == 1:
             for c in range(cols):
                 o[c] = v[c + h] * gc
             for j in range(h, 0, -1):
                 wj = g[h - j]
+                left, right = v[h - j : h - j + cols], v[h + j : h + j + cols]
                 for c in range(cols):
-                    o[c] += (v[c + h - j] + v[c + h + j]) * wj
+                    o[c] += (left[c] + right[c]) * wj
         else:
             for c in range(cols):
                 o[c] = v[c * step + h] * gc
@@ -51,27 +57,67 @@ def correlate_valid(x, g, step, out) -> None:  # noqa: ANN001 (numba arrays)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def central_moments(mx, my, mxx, myy, mxy, sxx, syy, sxy) -> None:  # noqa: ANN001 (numba arrays)
-    """σx² = E[x²] − μx², σy², σxy = E[xy] − μxμy, elementwise into ``sxx``, ``syy``, ``sxy``."""
-    for r in range(mx.shape[0]):
-        for c in range(mx.shape[1]):
-            a, b = mx[r, c], my[r, c]
-            sxx[r, c] = mxx[r, c] - a * a
-            syy[r, c] = myy[r, c] - b * b
-            sxy[r, c] = mxy[r, c] - a * b
+def correlate_taps(p, taps, out) -> None:  # noqa: ANN001 (numba arrays)
+    """``out[r, c]`` = Σ k·p[r + i, c + j] over the rows (i, j, k) of ``taps``, accumulated onto 0 in their order;
+    k = ±1 taps are added/subtracted without a product (the same rounding as NumPy's shifted-copy sums)."""
+    rows, cols = out.shape
+    acc = np.empty(cols)
+    for r in range(rows):
+        acc[:] = 0.0
+        for t in range(taps.shape[0]):
+            i, j, k = int(taps[t, 0]), int(taps[t, 1]), taps[t, 2]
+            src = p[r + i, j : j + cols]
+            if k == 1.0:
+                for c in range(cols):
+                    acc[c] += src[c]
+            elif k == -1.0:
+                for c in range(cols):
+                    acc[c] -= src[c]
+            else:
+                for c in range(cols):
+                    acc[c] += src[c] * k
+        out[r] = acc
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def ssim_terms(mx, my, sxx, syy, sxy, c1, c2, lum, cs) -> None:  # noqa: ANN001 (numba arrays)
-    """SSIM and contrast–structure maps from local means and moments, in the references' order of operations:
+def central_moments(mx, my, mxx, myy, mxy, off, sxx, syy, sxy) -> None:  # noqa: ANN001 (numba arrays)
+    """σx² = E[x²] − μx², σy², σxy = E[xy] − μxμy from same-size mean maps cropped by ``off`` on every side."""
+    rows, cols = sxx.shape
+    for r in range(rows):
+        q = r + off
+        a, b = mx[q, off : off + cols], my[q, off : off + cols]
+        aa, bb, ab = mxx[q, off : off + cols], myy[q, off : off + cols], mxy[q, off : off + cols]
+        vx, vy, cxy = sxx[r], syy[r], sxy[r]
+        for c in range(cols):
+            vx[c] = aa[c] - a[c] * a[c]
+            vy[c] = bb[c] - b[c] * b[c]
+            cxy[c] = ab[c] - a[c] * b[c]
 
-    cs = (2σxy + C2)/(σx² + σy² + C2), ssim = (2μxμy + C1)·(2σxy + C2) / ((μx² + μy² + C1)·(σx² + σy² + C2)).
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def ssim_terms(mx, my, off, sxx, syy, sxy, c1, c2, lum, cs) -> None:  # noqa: ANN001 (numba arrays)
+    """SSIM and contrast–structure maps from mean maps (cropped by ``off``) and moments, in the references'
+    order of operations: cs = (2σxy + C2)/(σx² + σy² + C2),
+    ssim = (2μxμy + C1)·(2σxy + C2) / ((μx² + μy² + C1)·(σx² + σy² + C2)).
     """
-    for r in range(mx.shape[0]):
-        for c in range(mx.shape[1]):
-            a, b = mx[r, c], my[r, c]
-            cs_num = 2.0 * sxy[r, c] + c2
-            den2 = sxx[r, c] + syy[r, c] + c2
-            den1 = (a * a + b * b + c1) * den2
-            cs[r, c] = cs_num / den2
-            lum[r, c] = (a * b * 2.0 + c1) * cs_num / den1
+    rows, cols = lum.shape
+    for r in range(rows):
+        a, b = mx[r + off, off : off + cols], my[r + off, off : off + cols]
+        vx, vy, cxy, out_l, out_cs = sxx[r], syy[r], sxy[r], lum[r], cs[r]
+        for c in range(cols):
+            cs_num = 2.0 * cxy[c] + c2
+            den2 = vx[c] + vy[c] + c2
+            den1 = (a[c] * a[c] + b[c] * b[c] + c1) * den2
+            out_cs[c] = cs_num / den2
+            out_l[c] = (a[c] * b[c] * 2.0 + c1) * cs_num / den1
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def low_variance(m, mm, off, tol, out) -> None:  # noqa: ANN001 (numba arrays)
+    """out = (E[x²] − μ² ≤ tol·(1 + μ²)) over mean maps cropped by ``off``: candidate constant windows."""
+    rows, cols = out.shape
+    for r in range(rows):
+        a, aa, o = m[r + off, off : off + cols], mm[r + off, off : off + cols], out[r]
+        for c in range(cols):
+            mu2 = a[c] * a[c]
+            o[c] = aa[c] - mu2 <= tol * (1.0 + mu2)

@@ -40,5 +40,6 @@ def retain_freed_memory(trim_threshold: int = 1 << 30) -> bool:
     except (OSError, AttributeError):  # musl and other C libraries have no mallopt
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    _done = bool(mallopt(_M_ARENA_MAX, 1)) and bool(mallopt(_M_MMAP_THRESHOLD, _MMAP_MAX_BLOCK)) and bool(mallopt(_M_TRIM_THRESHOLD, trim_threshold))
+    settings = ((_M_ARENA_MAX, 1), (_M_MMAP_THRESHOLD, _MMAP_MAX_BLOCK), (_M_TRIM_THRESHOLD, trim_threshold))
+    _done = all(mallopt(param, value) for param, value in settings)
     return _done

@@ -10,6 +10,7 @@ import math
 from typing import Any
 
 import numpy as np
+from numba import njit
 
 from ._base import Triple, correlate3x3
 
@@ -38,9 +39,8 @@ def sobel(t: Triple, key: str, pad: str = "constant") -> tuple[np.ndarray, np.nd
 # --------------------------------------------------------------------------------------------------- Qabf
 
 
-def _qabf_maps(
-    sx: np.ndarray, sy: np.ndarray, dtype: type
-) -> tuple[np.ndarray, np.ndarray]:  # edge strength g and orientation α of one image
+def _qabf_maps(sx: np.ndarray, sy: np.ndarray, dtype: type) -> tuple[np.ndarray, np.ndarray]:
+    """Edge strength g and orientation α of one image, in ``dtype`` arithmetic."""
     sx = sx.astype(dtype)
     sy = sy.astype(dtype)
     g = np.sqrt(sx * sx + sy * sy)
@@ -49,17 +49,33 @@ def _qabf_maps(
     return g, alpha
 
 
-def _qabf_preservation(ga: np.ndarray, aa: np.ndarray, gf: np.ndarray, af: np.ndarray, scale: float) -> np.ndarray:
-    tg, kg, dg, ta, ka, da = 0.9994, -15.0, 0.5, 0.9879, -22.0, 0.8
-    equal = gf if scale == 1.0 else gf * scale
-    with np.errstate(divide="ignore", invalid="ignore"):
-        # Reference quirk kept: where the strengths are equal the "ratio" is the strength itself, not 1 (so it
-        # depends on the image scale; ratios and orientations do not).
-        g_rel = np.where(ga > gf, gf / ga, np.where(ga == gf, equal, ga / gf)).astype(ga.dtype)
-    a_rel = 1 - np.abs(aa - af) / (math.pi / 2)
-    q_g = tg / (1 + np.exp(kg * (g_rel - dg)))
-    q_a = ta / (1 + np.exp(ka * (a_rel - da)))
-    return q_g * q_a
+# Constants of the Qabf sigmoids, passed to the kernel in the images' dtype so that float32 stays float32:
+# Γg, κg, σg, Γα, κα, σα, π/2, 1.
+_QABF_CONSTANTS = (0.9994, -15.0, 0.5, 0.9879, -22.0, 0.8, math.pi / 2, 1.0)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _qabf_weighted(ga, aa, gb, ab, gf, af, scale, k, out) -> None:  # noqa: ANN001 (numba arrays)
+    """out = Q_AF·gA + Q_BF·gB per pixel, each operation in the dtype of the maps (as NumPy evaluates it)."""
+    tg, kg, dg, ta, ka, da, half_pi, one = k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7]
+    for r in range(gf.shape[0]):
+        for c in range(gf.shape[1]):
+            f, fa = gf[r, c], af[r, c]
+            total = one
+            for src in range(2):
+                g, a = (ga[r, c], aa[r, c]) if src == 0 else (gb[r, c], ab[r, c])
+                # Reference quirk kept: where the strengths are equal the "ratio" is the strength itself, not 1
+                # (so it depends on the image scale; ratios and orientations do not).
+                if g > f:
+                    g_rel = f / g
+                elif g == f:
+                    g_rel = f * scale
+                else:
+                    g_rel = g / f
+                a_rel = one - abs(a - fa) / half_pi
+                q = (tg / (one + math.exp(kg * (g_rel - dg)))) * (ta / (one + math.exp(ka * (a_rel - da))))
+                total = q * g if src == 0 else total + q * g
+            out[r, c] = total
 
 
 def qabf(fused: Any, ir: Any = None, vis: Any = None, *, scale: float = 1.0, dtype: type = np.float64) -> float:
@@ -81,11 +97,10 @@ def qabf(fused: Any, ir: Any = None, vis: Any = None, *, scale: float = 1.0, dty
     gf, af = maps["f"]
     ga, aa = maps["a"]
     gb, ab = maps["b"]
-    q_af = _qabf_preservation(ga, aa, gf, af, scale)
-    q_bf = _qabf_preservation(gb, ab, gf, af, scale)
+    weighted = np.empty_like(gf)
+    _qabf_weighted(ga, aa, gb, ab, gf, af, gf.dtype.type(scale), np.array(_QABF_CONSTANTS, gf.dtype), weighted)
     den = np.sum(ga + gb)
-    num = np.sum(q_af * ga + q_bf * gb)
-    return float(num / den)
+    return float(np.sum(weighted) / den)
 
 
 # --------------------------------------------------------------------------------------------------- Nabf

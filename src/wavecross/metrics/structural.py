@@ -15,7 +15,7 @@ import numpy as np
 from scipy import ndimage, signal
 
 from ._base import Triple, correlate3x3, filter_same, filter_valid, gaussian_1d
-from ._kernels import central_moments, ssim_terms
+from ._kernels import central_moments, low_variance, ssim_terms
 
 K1, K2 = 0.01, 0.03
 C1_255 = (K1 * 255.0) ** 2
@@ -42,13 +42,23 @@ def _product(t: Triple, expr: str) -> np.ndarray:
     return t.cached(("prod", expr), lambda: t.image(expr[0]) * t.image(expr[1]), uses=expr)
 
 
-def local_mean(t: Triple, expr: str, window: Window) -> np.ndarray:
-    """Gaussian-weighted local mean of image ``expr`` ("f", "a", "b") or product ("ff", "af", ...)."""
+def _border(window: Window) -> int:
+    """How far the window's output lies inside the same-size mean maps (0 for same-size output)."""
+    return window.size // 2 if window.border == "valid" else 0
+
+
+def _mean_map(t: Triple, expr: str, window: Window) -> np.ndarray:
+    """Same-size (replicated borders) Gaussian mean of ``expr``; 'valid' users read it :func:`_border` inside."""
 
     def same() -> np.ndarray:
         return filter_same(_product(t, expr), gaussian_1d(window.size, window.sigma), "nearest")
 
-    full = t.cached(("gauss", expr, window.size, window.sigma), same, uses=expr)
+    return t.cached(("gauss", expr, window.size, window.sigma), same, uses=expr)
+
+
+def local_mean(t: Triple, expr: str, window: Window) -> np.ndarray:
+    """Gaussian-weighted local mean of image ``expr`` ("f", "a", "b") or product ("ff", "af", ...)."""
+    full = _mean_map(t, expr, window)
     if window.border == "valid":
         h = window.size // 2
         return full[h : full.shape[0] - h, h : full.shape[1] - h]
@@ -103,11 +113,11 @@ def constant_windows(t: Triple, key: str, window: Window) -> tuple[np.ndarray, n
     """
 
     def compute() -> tuple[np.ndarray, np.ndarray]:
-        mean = local_mean(t, key, window)
-        var = local_mean(t, key + key, window) - mean * mean
-        candidates = np.flatnonzero(var <= 1e-12 * (1.0 + mean * mean))
         k = window.size
         img = t.image(key)
+        low = np.empty((img.shape[0] - k + 1, img.shape[1] - k + 1), bool)
+        low_variance(_mean_map(t, key, window), _mean_map(t, key + key, window), k // 2, 1e-12, low)
+        candidates = np.flatnonzero(low)
         if candidates.size == 0:
             return candidates, np.empty(0)
         cols = img.shape[1] - k + 1
@@ -157,15 +167,15 @@ def ssim_maps(
 
     def compute() -> tuple[np.ndarray, ...]:
         xy = "".join(sorted(x + y))
-        mx, my = local_mean(t, x, window), local_mean(t, y, window)
-        mxx, myy, mxy = local_mean(t, x + x, window), local_mean(t, y + y, window), local_mean(t, xy, window)
-        shape = mx.shape
+        mx, my, mxx, myy, mxy = (_mean_map(t, e, window) for e in (x, y, x + x, y + y, xy))
+        off = _border(window)
+        shape = (mx.shape[0] - 2 * off, mx.shape[1] - 2 * off)
         sxx, syy, sxy = np.empty(shape), np.empty(shape), np.empty(shape)
-        central_moments(mx, my, mxx, myy, mxy, sxx, syy, sxy)
+        central_moments(mx, my, mxx, myy, mxy, off, sxx, syy, sxy)
         if window.border == "valid":
             _reference_rounding(t, x, y, window, sxx, syy, sxy)
         lum, cs = np.empty(shape), np.empty(shape)
-        ssim_terms(mx, my, sxx, syy, sxy, c1, c2, lum, cs)
+        ssim_terms(mx, my, off, sxx, syy, sxy, c1, c2, lum, cs)
         return lum, cs, sxx, syy, sxy
 
     return t.cached(key, compute, uses=x + y)
