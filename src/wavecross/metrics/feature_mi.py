@@ -11,6 +11,7 @@ quirks below depend on that order).
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 from typing import Any
@@ -33,13 +34,66 @@ def _feature(img: np.ndarray, feature: str) -> np.ndarray:
     if feature == "dct":
         return fft.dctn(img, type=2, norm="ortho")  # MATLAB dct2
     if feature == "wavelet":
-        import pywt
-
-        ca, (ch, cv, cd) = pywt.dwt2(img, "dmey", mode="symmetric")  # MATLAB dwt2 with the default 'sym' mode
+        ca, (ch, cv, cd) = _dwt2_dmey(img)  # MATLAB dwt2 with the default 'sym' mode
         coeffs = np.block([[ca, ch], [cv, cd]])
         lo, hi = coeffs.min(), coeffs.max()
         return np.ones_like(coeffs) if hi == lo else (coeffs - lo) / (hi - lo)
     raise ValueError(f"unknown FMI feature {feature!r}")
+
+
+def _dwt2_dmey(img: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """``pywt.dwt2(img, "dmey", mode="symmetric")``, bit for bit, about twice as fast (compiled, vectorised)."""
+    import pywt
+
+    wavelet = pywt.Wavelet("dmey")
+    lo, hi = np.asarray(wavelet.dec_lo), np.asarray(wavelet.dec_hi)
+    if min(img.shape) < lo.size:  # multiple reflections at the borders: leave those to PyWavelets
+        return pywt.dwt2(img, wavelet, mode="symmetric")
+
+    def along_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        taps, rows = _dwt_order(x.shape[0], lo.size)
+        approx, detail = np.empty((taps.shape[0], x.shape[1])), np.empty((taps.shape[0], x.shape[1]))
+        _dwt_rows(np.ascontiguousarray(x), lo, hi, taps, rows, approx, detail)
+        return approx, detail
+
+    a, d = along_rows(img)
+    aa, ad = along_rows(a.T)
+    da, dd = along_rows(d.T)
+    return aa.T, (da.T, ad.T, dd.T)
+
+
+@functools.lru_cache(maxsize=16)
+def _dwt_order(n: int, taps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per output of a step-2 symmetric-extension DWT of length ``n`` (n ≥ taps): its filter indices and input
+    rows in PyWavelets' summation order (which decides the rounding, and so which windows come out flat).
+
+    Output o is centred on i = 2o + 1: Σ_j h[j]·x[i − j], j ascending, except on the right overhang (i ≥ n),
+    where PyWavelets first adds the reflected inputs (j from i − n down to 0), then the rest in ascending j.
+    """
+    outs = (n + taps - 1) // 2
+    order = np.empty((outs, taps), np.int64)
+    for o in range(outs):
+        i = 2 * o + 1
+        order[o] = np.r_[i - n : -1 : -1, i - n + 1 : taps] if i >= n else np.arange(taps)
+    pos = 2 * np.arange(outs)[:, None] + 1 - order
+    rows = np.where(pos < 0, -pos - 1, np.where(pos >= n, 2 * n - 1 - pos, pos))  # half-sample symmetric
+    return order, rows
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _dwt_rows(x, lo, hi, taps, rows, approx, detail) -> None:  # noqa: ANN001 (numba arrays)
+    """approx[o] = Σ_t lo[taps[o, t]]·x[rows[o, t]] (detail with hi), summed in the order of t, for every column."""
+    cols = x.shape[1]
+    for o in range(approx.shape[0]):
+        a, d = approx[o], detail[o]
+        a[:] = 0.0
+        d[:] = 0.0
+        for t in range(taps.shape[1]):
+            row = x[rows[o, t]]
+            wl, wh = lo[taps[o, t]], hi[taps[o, t]]
+            for c in range(cols):
+                a[c] += wl * row[c]
+                d[c] += wh * row[c]
 
 
 # Work array layout, per source (0 = fused, 1 = IR, 2 = visible): rows of ``w[src]``.
