@@ -118,29 +118,38 @@ def nabf(fused: Any, ir: Any = None, vis: Any = None, *, scale: float = 1.0) -> 
     Nabf = Σ n·((1−Q_AF)·wA + (1−Q_BF)·wB) / Σ(wA + wB) with n = 1 where gF exceeds both gA and gB, else 0.
     """
     t = Triple.of(fused, ir, vis)
-    td, wt_min, lg = 2.0, 0.001, 1.5
-    nrg, kg, sg, nra, ka, sa = 0.9999, 19.0, 0.5, 0.9995, 22.0, 0.5
-    g: dict[str, np.ndarray] = {}
-    alpha: dict[str, np.ndarray] = {}
-    for key in "abf":
-        sx, sy = sobel(t, key, "reflect")
-        gv = -sx * (scale / 8.0)
-        gh = sy * (scale / 8.0)
-        g[key] = np.sqrt(gh * gh + gv * gv)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            alpha[key] = np.where((gv == 0) & (gh == 0), 0.0, np.arctan(gv / gh))
+    responses = [r for key in "fab" for r in sobel(t, key, "reflect")]
+    artefacts, weights = np.empty_like(t.f), np.empty_like(t.f)
+    _nabf_terms(*responses, scale / 8.0, artefacts, weights)
+    return float(np.sum(artefacts) / np.sum(weights))
 
-    def preservation(x: str) -> np.ndarray:
-        gx, gf = g[x], g["f"]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            rel = np.where((gx == 0) | (gf == 0), 0.0, np.where(gx > gf, gf / gx, gx / gf))
-        a_rel = np.abs(np.abs(alpha[x] - alpha["f"]) - np.pi / 2) * 2 / np.pi
-        q_g = nrg / (1 + np.exp(-kg * (rel - sg)))
-        q_a = nra / (1 + np.exp(-ka * (a_rel - sa)))
-        return np.sqrt(q_g * q_a)
 
-    w_a = np.where(g["a"] >= td, g["a"] ** lg, wt_min)
-    w_b = np.where(g["b"] >= td, g["b"] ** lg, wt_min)
-    artefact = (g["f"] > g["a"]) & (g["f"] > g["b"])
-    num = np.sum(artefact * ((1 - preservation("a")) * w_a + (1 - preservation("b")) * w_b))
-    return float(num / np.sum(w_a + w_b))
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _strength_orientation(sx: float, sy: float, s: float) -> tuple[float, float]:
+    gv, gh = -sx * s, sy * s
+    return math.sqrt(gh * gh + gv * gv), 0.0 if (gv == 0 and gh == 0) else math.atan(gv / gh)
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _nabf_loss(gx: float, ax: float, gf: float, af: float) -> tuple[float, float]:
+    """(1 − Q_XF)·wX and wX of one pixel."""
+    rel = 0.0 if (gx == 0 or gf == 0) else (gf / gx if gx > gf else gx / gf)
+    a_rel = abs(abs(ax - af) - math.pi / 2) * 2 / math.pi
+    q_g = 0.9999 / (1 + math.exp(-19.0 * (rel - 0.5)))
+    q_a = 0.9995 / (1 + math.exp(-22.0 * (a_rel - 0.5)))
+    w = gx**1.5 if gx >= 2.0 else 0.001
+    return (1 - math.sqrt(q_g * q_a)) * w, w
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _nabf_terms(fx, fy, ax, ay, bx, by, s, artefacts, weights) -> None:  # noqa: ANN001 (numba arrays)
+    """Per pixel, Nabf's numerator term n·((1−Q_AF)·wA + (1−Q_BF)·wB) and denominator term wA + wB."""
+    for r in range(fx.shape[0]):
+        for c in range(fx.shape[1]):
+            gf, alf = _strength_orientation(fx[r, c], fy[r, c], s)
+            ga, ala = _strength_orientation(ax[r, c], ay[r, c], s)
+            gb, alb = _strength_orientation(bx[r, c], by[r, c], s)
+            loss_a, w_a = _nabf_loss(ga, ala, gf, alf)
+            loss_b, w_b = _nabf_loss(gb, alb, gf, alf)
+            artefacts[r, c] = loss_a + loss_b if (gf > ga and gf > gb) else 0.0
+            weights[r, c] = w_a + w_b

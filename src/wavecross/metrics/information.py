@@ -46,12 +46,18 @@ def _mi_from_joint(joint: np.ndarray, log: Any) -> float:
     return float(np.sum(p[nz] * (log(p[nz]) - log(outer))))
 
 
-def _rescaled_u8(img: np.ndarray) -> np.ndarray:
-    """VIFB's mutinf re-quantisation: min–max stretch to 0–1, ×255, MATLAB int16 rounding (0 if constant)."""
-    lo, hi = img.min(), img.max()
-    if hi == lo:
-        return np.zeros(img.shape, np.int64)
-    return matlab_round((img - lo) / (hi - lo) * 255.0).astype(np.int64)
+def _rescaled_u8(t: Triple, key: str) -> np.ndarray:
+    """VIFB's mutinf re-quantisation of image ``key``: min–max stretch to 0–1, ×255, MATLAB int16 rounding (0 if
+    constant)."""
+
+    def compute() -> np.ndarray:
+        img = t.image(key)
+        lo, hi = img.min(), img.max()
+        if hi == lo:
+            return np.zeros(img.shape, np.int64)
+        return matlab_round((img - lo) / (hi - lo) * 255.0).astype(np.int64)
+
+    return t.cached(("vifb_u8", key), compute, uses=key)
 
 
 def mutual_information(fused: Any, ir: Any = None, vis: Any = None, *, convention: str = "cddfuse") -> float:
@@ -72,7 +78,7 @@ def mutual_information(fused: Any, ir: Any = None, vis: Any = None, *, conventio
             joint = t.cached(("joint", src), lambda s=src: _joint(t.u8("f"), t.u8(s)))
             total += _mi_from_joint(joint, np.log)
         elif convention == "vifb":
-            joint = _joint(_rescaled_u8(t.image(src)), _rescaled_u8(t.f))
+            joint = _joint(_rescaled_u8(t, src), _rescaled_u8(t, "f"))
             total += _mi_from_joint(joint, np.log)
         elif convention == "tang":
             f = np.minimum(t.u8("f"), 254)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numba import njit
 from scipy import ndimage, signal
 
 from ._base import Triple, correlate3x3, filter_same, filter_valid, gaussian_1d
@@ -222,19 +223,32 @@ def ssim_skimage(fused: Any, ir: Any = None, vis: Any = None, *, data_range: flo
         return t.cached(("uniform32", expr, win_size), compute, uses=expr)
 
     total = 0.0
-    ux = unif("f")
-    vx = cov_norm * (unif("ff") - ux * ux)
+    f32 = np.float32
     for src in "ab":
-        uy = unif(src)
-        vy = cov_norm * (unif(src + src) - uy * uy)
-        vxy = cov_norm * (unif("f" + src) - ux * uy)
-        a1 = 2 * ux * uy + c1
-        a2 = 2 * vxy + c2
-        b1 = ux**2 + uy**2 + c1
-        b2 = vx + vy + c2
-        s = (a1 * a2) / (b1 * b2)
+        s = np.empty(t.f.shape, np.float32)
+        _ssim32_map(
+            unif("f"), unif(src), unif("ff"), unif(src + src), unif("f" + src), f32(cov_norm), f32(c1), f32(c2), s
+        )
         total += float(s[pad : s.shape[0] - pad, pad : s.shape[1] - pad].mean(dtype=np.float64))
     return total
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _ssim32_map(ux, uy, uxx, uyy, uxy, cov_norm, c1, c2, out) -> None:  # noqa: ANN001 (numba arrays)
+    """scikit-image's SSIM map in float32, operation by operation as its NumPy code evaluates it:
+    vx = n·(E[x²] − μx²), vy, vxy likewise; ((2μxμy + C1)(2vxy + C2)) / ((μx² + μy² + C1)(vx + vy + C2))."""
+    two = np.float32(2.0)
+    for r in range(out.shape[0]):
+        mx, my, mxx, myy, mxy, o = ux[r], uy[r], uxx[r], uyy[r], uxy[r], out[r]
+        for c in range(out.shape[1]):
+            vx = cov_norm * (mxx[c] - mx[c] * mx[c])
+            vy = cov_norm * (myy[c] - my[c] * my[c])
+            vxy = cov_norm * (mxy[c] - mx[c] * my[c])
+            a1 = two * mx[c] * my[c] + c1
+            a2 = two * vxy + c2
+            b1 = mx[c] * mx[c] + my[c] * my[c] + c1
+            b2 = vx + vy + c2
+            o[c] = (a1 * a2) / (b1 * b2)
 
 
 # ------------------------------------------------------------------------------------------------ MS-SSIM
