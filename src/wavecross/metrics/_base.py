@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from ..errors import WavecrossError
-from ._kernels import correlate_taps, correlate_valid
+from ._kernels import correlate_same, correlate_taps, correlate_valid
 
 T = TypeVar("T")
 
@@ -168,7 +168,18 @@ def filter_same(x: np.ndarray, g: np.ndarray, mode: str) -> np.ndarray:
     scipy.ndimage border mode ("constant" = zero padding as MATLAB ``filter2 'same'``, "nearest" =
     ``'replicate'``, "mirror"/"reflect"). Bit-identical to ``scipy.ndimage.correlate1d`` along rows, then columns.
     """
-    return filter_valid(np.pad(x, g.size // 2, mode=_PAD_MODES[mode]), g)
+    pad = g.size // 2
+
+    def source_index(n: int) -> np.ndarray:  # which row/column each position of the extended image repeats
+        if mode == "constant":
+            return np.pad(np.arange(n), pad, mode="constant", constant_values=-1)
+        return np.pad(np.arange(n), pad, mode=_PAD_MODES[mode])
+
+    out = np.empty(x.shape)
+    correlate_same(
+        np.ascontiguousarray(x, dtype=np.float64), g, source_index(x.shape[0]), source_index(x.shape[1]), out
+    )
+    return out
 
 
 def correlate3x3(x: np.ndarray, kernel: np.ndarray, pad: str) -> np.ndarray:

@@ -57,6 +57,47 @@ def correlate_valid(x, g, step, out) -> None:  # noqa: ANN001 (numba arrays)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
+def correlate_same(x, g, rows_src, cols_src, out) -> None:  # noqa: ANN001 (numba arrays)
+    """``out`` = ``x`` correlated along rows, then columns, with the odd symmetric kernel ``g``, at ``x``'s size.
+
+    The border extension is given by ``rows_src``/``cols_src``: for each position of the extended image
+    (``len(g) // 2`` more on each side) the row/column of ``x`` it repeats, −1 for a zero. The arithmetic is
+    :func:`correlate_valid`'s on the extended image, without building it.
+    """
+    k = g.size
+    h = k // 2
+    gc = g[h]
+    rows, cols = out.shape
+    v = np.zeros(cols + 2 * h)  # one row after the vertical pass, extended
+    inner = v[h : h + cols]
+    zero = np.zeros(cols)
+    for r in range(rows):
+        s = rows_src[r + h]
+        centre = x[s] if s >= 0 else zero
+        for c in range(cols):
+            inner[c] = centre[c] * gc
+        for j in range(h, 0, -1):
+            wj = g[h - j]
+            s_up, s_down = rows_src[r + h - j], rows_src[r + h + j]
+            up = x[s_up] if s_up >= 0 else zero
+            down = x[s_down] if s_down >= 0 else zero
+            for c in range(cols):
+                inner[c] += (up[c] + down[c]) * wj
+        for q in range(h):  # extend the filtered row as ndimage extends each line
+            left, right = cols_src[q], cols_src[cols + 2 * h - 1 - q]
+            v[q] = v[h + left] if left >= 0 else 0.0
+            v[cols + 2 * h - 1 - q] = v[h + right] if right >= 0 else 0.0
+        o = out[r]
+        for c in range(cols):
+            o[c] = v[c + h] * gc
+        for j in range(h, 0, -1):
+            wj = g[h - j]
+            left_taps, right_taps = v[h - j : h - j + cols], v[h + j : h + j + cols]
+            for c in range(cols):
+                o[c] += (left_taps[c] + right_taps[c]) * wj
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def correlate_taps(p, taps, out) -> None:  # noqa: ANN001 (numba arrays)
     """``out[r, c]`` = Σ k·p[r + i, c + j] over the rows (i, j, k) of ``taps``, accumulated onto 0 in their order;
     k = ±1 taps are added/subtracted without a product (the same rounding as NumPy's shifted-copy sums)."""
