@@ -120,37 +120,41 @@ def correlate_taps(p, taps, out) -> None:  # noqa: ANN001 (numba arrays)
         out[r] = acc
 
 
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _ssim_pixel(a: float, b: float, vx: float, vy: float, cxy: float, c1: float, c2: float) -> tuple[float, float]:
+    """(ssim, cs) of one window in the references' order of operations: cs = (2σxy + C2)/(σx² + σy² + C2),
+    ssim = (2μxμy + C1)·(2σxy + C2) / ((μx² + μy² + C1)·(σx² + σy² + C2))."""
+    cs_num = 2.0 * cxy + c2
+    den2 = vx + vy + c2
+    return (a * b * 2.0 + c1) * cs_num / ((a * a + b * b + c1) * den2), cs_num / den2
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
-def central_moments(mx, my, mxx, myy, mxy, off, sxx, syy, sxy) -> None:  # noqa: ANN001 (numba arrays)
-    """σx² = E[x²] − μx², σy², σxy = E[xy] − μxμy from same-size mean maps cropped by ``off`` on every side."""
-    rows, cols = sxx.shape
+def ssim_maps_from_means(mx, my, mxx, myy, mxy, off, c1, c2, sxx, syy, sxy, lum, cs) -> None:  # noqa: ANN001
+    """σx² = E[x²] − μx², σy², σxy = E[xy] − μxμy and the SSIM / contrast–structure maps, in one pass over
+    same-size mean maps cropped by ``off`` on every side."""
+    rows, cols = lum.shape
     for r in range(rows):
         q = r + off
         a, b = mx[q, off : off + cols], my[q, off : off + cols]
         aa, bb, ab = mxx[q, off : off + cols], myy[q, off : off + cols], mxy[q, off : off + cols]
-        vx, vy, cxy = sxx[r], syy[r], sxy[r]
+        vx, vy, cxy, out_l, out_cs = sxx[r], syy[r], sxy[r], lum[r], cs[r]
         for c in range(cols):
             vx[c] = aa[c] - a[c] * a[c]
             vy[c] = bb[c] - b[c] * b[c]
             cxy[c] = ab[c] - a[c] * b[c]
+            out_l[c], out_cs[c] = _ssim_pixel(a[c], b[c], vx[c], vy[c], cxy[c], c1, c2)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def ssim_terms(mx, my, off, sxx, syy, sxy, c1, c2, lum, cs) -> None:  # noqa: ANN001 (numba arrays)
-    """SSIM and contrast–structure maps from mean maps (cropped by ``off``) and moments, in the references'
-    order of operations: cs = (2σxy + C2)/(σx² + σy² + C2),
-    ssim = (2μxμy + C1)·(2σxy + C2) / ((μx² + μy² + C1)·(σx² + σy² + C2)).
-    """
-    rows, cols = lum.shape
-    for r in range(rows):
-        a, b = mx[r + off, off : off + cols], my[r + off, off : off + cols]
-        vx, vy, cxy, out_l, out_cs = sxx[r], syy[r], sxy[r], lum[r], cs[r]
-        for c in range(cols):
-            cs_num = 2.0 * cxy[c] + c2
-            den2 = vx[c] + vy[c] + c2
-            den1 = (a[c] * a[c] + b[c] * b[c] + c1) * den2
-            out_cs[c] = cs_num / den2
-            out_l[c] = (a[c] * b[c] * 2.0 + c1) * cs_num / den1
+def ssim_terms_at(mx, my, off, sxx, syy, sxy, c1, c2, lum, cs, flat) -> None:  # noqa: ANN001 (numba arrays)
+    """Recompute the SSIM and cs maps at the flat indices ``flat`` (after their moments were changed)."""
+    cols = lum.shape[1]
+    for i in flat:
+        r, c = i // cols, i % cols
+        lum[r, c], cs[r, c] = _ssim_pixel(
+            mx[r + off, c + off], my[r + off, c + off], sxx[r, c], syy[r, c], sxy[r, c], c1, c2
+        )
 
 
 @njit(cache=True, nogil=True, error_model="numpy")

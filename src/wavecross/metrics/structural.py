@@ -16,7 +16,7 @@ from numba import njit
 from scipy import ndimage, signal
 
 from ._base import Triple, correlate3x3, filter_same, filter_valid, gaussian_1d
-from ._kernels import central_moments, low_variance, ssim_terms
+from ._kernels import low_variance, ssim_maps_from_means, ssim_terms_at
 
 K1, K2 = 0.01, 0.03
 C1_255 = (K1 * 255.0) ** 2
@@ -136,8 +136,9 @@ def constant_windows(t: Triple, key: str, window: Window) -> tuple[np.ndarray, n
 
 def _reference_rounding(
     t: Triple, x: str, y: str, window: Window, sxx: np.ndarray, syy: np.ndarray, sxy: np.ndarray
-) -> None:
-    """Put the direct-correlation rounding into the (fresh) moment maps of constant windows, in place."""
+) -> np.ndarray:
+    """Put the direct-correlation rounding into the (fresh) moment maps of constant windows, in place; returns
+    the flat indices changed."""
     found = {}
     for key, var in ((x, sxx), (y, syy)):
         where, values = constant_windows(t, key, window)
@@ -154,6 +155,7 @@ def _reference_rounding(
             u, inv = np.unique(np.stack([cx, cy]), axis=1, return_inverse=True)
             sums = _direct_window_sums(np.concatenate([u[0], u[1], u[0] * u[1]]), window).reshape(3, -1)
             sxy.ravel()[both] = (sums[2] - sums[0] * sums[1])[inv.ravel()]
+    return np.union1d(wx, wy)
 
 
 def ssim_maps(
@@ -171,12 +173,12 @@ def ssim_maps(
         mx, my, mxx, myy, mxy = (_mean_map(t, e, window) for e in (x, y, x + x, y + y, xy))
         off = _border(window)
         shape = (mx.shape[0] - 2 * off, mx.shape[1] - 2 * off)
-        sxx, syy, sxy = np.empty(shape), np.empty(shape), np.empty(shape)
-        central_moments(mx, my, mxx, myy, mxy, off, sxx, syy, sxy)
+        sxx, syy, sxy, lum, cs = (np.empty(shape) for _ in range(5))
+        ssim_maps_from_means(mx, my, mxx, myy, mxy, off, c1, c2, sxx, syy, sxy, lum, cs)
         if window.border == "valid":
-            _reference_rounding(t, x, y, window, sxx, syy, sxy)
-        lum, cs = np.empty(shape), np.empty(shape)
-        ssim_terms(mx, my, off, sxx, syy, sxy, c1, c2, lum, cs)
+            changed = _reference_rounding(t, x, y, window, sxx, syy, sxy)
+            if changed.size:
+                ssim_terms_at(mx, my, off, sxx, syy, sxy, c1, c2, lum, cs, changed)
         return lum, cs, sxx, syy, sxy
 
     return t.cached(key, compute, uses=x + y)
