@@ -167,10 +167,18 @@ def test_every_metric_runs_and_is_finite_on_a_generic_triple() -> None:
 
 
 def test_shared_sources_give_the_same_values() -> None:
-    first = Triple(MEAN, IR, VIS)
-    compute(first, first.a, first.b, convention="vifb")
-    second = first.with_fused(VIS)
-    assert compute(second, second.a, second.b, convention="vifb") == compute(VIS, IR, VIS, convention="vifb")
+    # Every metric, so that each sources-only cache entry (RankAgree's pairs, Qcb's source contrasts, ...) is
+    # reused by the second fused image and must give what a fresh evaluation gives.
+    for convention in PRESETS:
+        names = list(ALL_METRICS)
+        first = Triple(MEAN, IR, VIS)
+        compute(first, first.a, first.b, names, convention=convention)
+        second = first.with_fused(VIS)
+        reused = compute(second, second.a, second.b, names, convention=convention)
+        fresh = compute(VIS, IR, VIS, names, convention=convention)
+        assert reused.keys() == fresh.keys()
+        for name in names:
+            assert reused[name] == fresh[name] or (math.isnan(reused[name]) and math.isnan(fresh[name])), name
 
 
 # ------------------------------------------------------------------------------- FMI against the definition

@@ -34,7 +34,21 @@ def rank_agree(fused: Any, ir: Any = None, pairs: int = 200_000, seed: int = 0) 
     pair. Higher is better.
     """
     f, a = _fused_and_ir(fused, ir)
-    fv, av = f.ravel(), a.ravel()
+    if isinstance(fused, Triple):  # the pairs depend on IR only: drawn once for every fused image of a pair
+        drawn = fused.cached(("rank_pairs", pairs, seed), lambda: _rank_pairs(a, pairs, seed), uses="a")
+    else:
+        drawn = _rank_pairs(a, pairs, seed)
+    if drawn is None:
+        return float("nan")
+    i, j, w, ir_order = drawn
+    fv = f.ravel()
+    agree = np.sign(fv[i] - fv[j]) == ir_order
+    return float(np.sum(w * agree) / np.sum(w))
+
+
+def _rank_pairs(a: np.ndarray, pairs: int, seed: int) -> tuple[np.ndarray, ...] | None:
+    """RankAgree's pixel pairs (i, j), their weights ω and sign(IR_i − IR_j); None when IR has no such pair."""
+    av = a.ravel()
     n = av.size
     rng = np.random.default_rng(seed)
     chosen_i: list[np.ndarray] = []
@@ -52,13 +66,11 @@ def rank_agree(fused: Any, ir: Any = None, pairs: int = 200_000, seed: int = 0) 
         chosen_j.append(j)
         found += i.size
     if found == 0:
-        return float("nan")
+        return None
     i = np.concatenate(chosen_i)
     j = np.concatenate(chosen_j)
     s = 1.0 / (1.0 + np.exp(-10.0 * (av / 255.0 - 0.6)))
-    w = (s[i] + s[j]) / 2.0
-    agree = np.sign(fv[i] - fv[j]) == np.sign(av[i] - av[j])
-    return float(np.sum(w * agree) / np.sum(w))
+    return i, j, (s[i] + s[j]) / 2.0, np.sign(av[i] - av[j])
 
 
 def local_energy_err(fused: Any, ir: Any = None, size: int = 7) -> float:

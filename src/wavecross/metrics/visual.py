@@ -145,7 +145,7 @@ def qcb(fused: Any, ir: Any = None, vis: Any = None) -> float:
     g2, n2 = _gauss31(2.0)
     g4, n4 = _gauss31(4.0)
 
-    def contrast(key: str) -> np.ndarray:
+    def contrast(key: str) -> np.ndarray:  # C′ = C³/(C² + 1e-4) of one image
         filtered = _csf_filter(_normalize1(t, key), sd)
         num = filter_same(filtered, g2, "constant")
         den = filter_same(filtered, g4, "constant")
@@ -153,7 +153,8 @@ def qcb(fused: Any, ir: Any = None, vis: Any = None) -> float:
             c = np.abs((num * n2) / (den * n4) - 1)
             return c**3 / (c**2 + 0.0001)
 
-    cp = {key: contrast(key) for key in "abf"}
+    # C′ of a source does not depend on F: computed once for every fused image of a pair
+    cp = {key: t.cached(("qcb_contrast", key), lambda k=key: contrast(k), uses=key) for key in "abf"}
     with np.errstate(divide="ignore", invalid="ignore"):
         q = {}
         for src in "ab":
