@@ -128,6 +128,24 @@ class Triple:
         return self.cached(("f32", key), lambda: self.image(key).astype(np.float32), uses=key)
 
 
+_THREAD = threading.local()
+
+
+def single_threaded_kernels() -> bool:
+    """Whether compiled kernels should stay on the calling thread (set by :func:`run_single_threaded`)."""
+    return getattr(_THREAD, "single", False)
+
+
+def run_single_threaded(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``fn(*args, **kwargs)`` with self-parallel kernels kept on this thread: for callers that already occupy
+    every core with one task per thread, where a nested parallel kernel would only oversubscribe them."""
+    _THREAD.single = True
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        _THREAD.single = False
+
+
 def matlab_round(x: np.ndarray) -> np.ndarray:
     """MATLAB ``round``/integer conversion: halves go away from zero (numpy's ``rint`` goes to even)."""
     return np.sign(x) * np.floor(np.abs(x) + 0.5)

@@ -20,7 +20,7 @@ import numpy as np
 from numba import njit, prange
 from scipy import fft
 
-from ._base import Triple
+from ._base import Triple, single_threaded_kernels
 
 _N = 9  # values per 3×3 window
 # One parallel kernel at a time: it already uses every core, and numba's fallback threading layer (workqueue)
@@ -259,40 +259,55 @@ def _fmi_pair(w, st, a, x, cells) -> float:  # noqa: ANN001 (numba arrays)
     return 0.0 if mi == 0 else 2.0 * mi / h_sum
 
 
-@njit(cache=True, error_model="numpy", parallel=True, nogil=True)
-def _fmi_rows(f, a, b, log2_table) -> np.ndarray:  # noqa: ANN001 (numba arrays)
-    """Per window row, Σ over its windows of (FMI_AF + FMI_BF), windows read in MATLAB's column-major order.
+@njit(cache=True, error_model="numpy", nogil=True)
+def _fmi_row(f, a, b, log2_table, r) -> float:  # noqa: ANN001 (numba arrays)
+    """Σ over the windows of window row ``r`` of (FMI_AF + FMI_BF), windows read in MATLAB's column-major order.
 
     ``log2_table``: log2 n for n = 0 … 9·(value range) when all three maps hold integers, else empty.
     """
-    rows, cols = f.shape[0] - 2, f.shape[1] - 2
-    out = np.empty(rows)
-    for r in prange(rows):
-        w = np.empty((3, 6, _N))
-        st = np.empty((3, 5))
-        x = np.empty((4, _CELLS))
-        cells = np.empty((2, _CELLS), np.int64)
-        acc = 0.0
-        for col in range(cols):
-            for dc in range(3):
-                for dr in range(3):
-                    w[0, _RAW, dc * 3 + dr] = f[r + dr, col + dc]
-                    w[1, _RAW, dc * 3 + dr] = a[r + dr, col + dc]
-                    w[2, _RAW, dc * 3 + dr] = b[r + dr, col + dc]
-            _marginal(w, st, 0, log2_table)
-            _marginal(w, st, 1, log2_table)
-            _marginal(w, st, 2, log2_table)
-            same_a = same_b = True
-            for k in range(_N):
-                same_a = same_a and w[1, _RAW, k] == w[0, _RAW, k]
-            # Reference quirk: its first branch overwrites the fused window with the normalised one unless the
-            # windows were equal, and the visible window is then compared with that.
-            seen = _RAW if same_a else _NORM
-            for k in range(_N):
-                same_b = same_b and w[2, _RAW, k] == w[0, seen, k]
-            acc += 1.0 if same_a else _fmi_pair(w, st, 1, x, cells)
-            acc += 1.0 if same_b else _fmi_pair(w, st, 2, x, cells)
-        out[r] = acc
+    cols = f.shape[1] - 2
+    w = np.empty((3, 6, _N))
+    st = np.empty((3, 5))
+    x = np.empty((4, _CELLS))
+    cells = np.empty((2, _CELLS), np.int64)
+    acc = 0.0
+    for col in range(cols):
+        for dc in range(3):
+            for dr in range(3):
+                w[0, _RAW, dc * 3 + dr] = f[r + dr, col + dc]
+                w[1, _RAW, dc * 3 + dr] = a[r + dr, col + dc]
+                w[2, _RAW, dc * 3 + dr] = b[r + dr, col + dc]
+        _marginal(w, st, 0, log2_table)
+        _marginal(w, st, 1, log2_table)
+        _marginal(w, st, 2, log2_table)
+        same_a = same_b = True
+        for k in range(_N):
+            same_a = same_a and w[1, _RAW, k] == w[0, _RAW, k]
+        # Reference quirk: its first branch overwrites the fused window with the normalised one unless the
+        # windows were equal, and the visible window is then compared with that.
+        seen = _RAW if same_a else _NORM
+        for k in range(_N):
+            same_b = same_b and w[2, _RAW, k] == w[0, seen, k]
+        acc += 1.0 if same_a else _fmi_pair(w, st, 1, x, cells)
+        acc += 1.0 if same_b else _fmi_pair(w, st, 2, x, cells)
+    return acc
+
+
+@njit(cache=True, error_model="numpy", parallel=True, nogil=True)
+def _fmi_rows_parallel(f, a, b, log2_table) -> np.ndarray:  # noqa: ANN001 (numba arrays)
+    """:func:`_fmi_row` of every window row, rows spread over numba's threads."""
+    out = np.empty(f.shape[0] - 2)
+    for r in prange(out.size):
+        out[r] = _fmi_row(f, a, b, log2_table, r)
+    return out
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _fmi_rows_serial(f, a, b, log2_table) -> np.ndarray:  # noqa: ANN001 (numba arrays)
+    """:func:`_fmi_row` of every window row on the calling thread (when the caller already fills the cores)."""
+    out = np.empty(f.shape[0] - 2)
+    for r in range(out.size):
+        out[r] = _fmi_row(f, a, b, log2_table, r)
     return out
 
 
@@ -320,6 +335,10 @@ def fmi(fused: Any, ir: Any = None, vis: Any = None, *, feature: str = "pixel", 
     if rows <= 0 or cols <= 0:
         return float("nan")
     maps = [np.ascontiguousarray(feats[k], dtype=np.float64) for k in "fab"]
-    with _KERNEL_LOCK:
-        row_sums = _fmi_rows(*maps, _log2_table(maps))
+    table = _log2_table(maps)
+    if single_threaded_kernels():
+        row_sums = _fmi_rows_serial(*maps, table)
+    else:
+        with _KERNEL_LOCK:
+            row_sums = _fmi_rows_parallel(*maps, table)
     return float(row_sums.sum()) / (2.0 * rows * cols)

@@ -25,7 +25,7 @@ from . import statistics as _st
 from . import structural as _sx
 from . import thermal as _th
 from . import visual as _vi
-from ._base import Triple
+from ._base import Triple, run_single_threaded
 
 f32 = np.float32
 
@@ -34,16 +34,20 @@ f32 = np.float32
 class Metric:
     """One named metric under one convention: the function of a :class:`Triple` and its direction.
 
-    ``self_parallel``: the function already spreads its work over every core (a compiled parallel kernel).
+    ``self_parallel``: the function can spread its work over every core (a compiled parallel kernel).
+    ``cost``: its run time relative to the other self-parallel metrics, so that the longest start first.
     """
 
     fn: Callable[[Triple], float]
     higher_is_better: bool | None
     self_parallel: bool = False
+    cost: float = 0.0
 
 
-def _m(fn: Callable[..., float], higher: bool | None, self_parallel: bool = False, **kwargs: Any) -> Metric:
-    return Metric(partial(fn, **kwargs) if kwargs else fn, higher, self_parallel)
+def _m(
+    fn: Callable[..., float], higher: bool | None, self_parallel: bool = False, cost: float = 0.0, **kwargs: Any
+) -> Metric:
+    return Metric(partial(fn, **kwargs) if kwargs else fn, higher, self_parallel, cost)
 
 
 CONVENTIONS: dict[str, dict[str, Metric]] = {
@@ -102,9 +106,10 @@ GENERAL: dict[str, Metric] = {
     "Q_E": _m(_sx.piella_qe, True),
     "Q_Y": _m(_sx.yang_qy, True),
     "Q_C": _m(_sx.cvejic_qc, True),
-    "FMI_pixel": _m(_fmi.fmi, True, self_parallel=True, feature="pixel"),
-    "FMI_dct": _m(_fmi.fmi, True, self_parallel=True, feature="dct"),
-    "FMI_w": _m(_fmi.fmi, True, self_parallel=True, feature="wavelet"),
+    # costs: measured ratios (the wavelet map is larger than the image, the pixel one has a log2 table)
+    "FMI_pixel": _m(_fmi.fmi, True, self_parallel=True, cost=1.0, feature="pixel"),
+    "FMI_dct": _m(_fmi.fmi, True, self_parallel=True, cost=1.3, feature="dct"),
+    "FMI_w": _m(_fmi.fmi, True, self_parallel=True, cost=1.7, feature="wavelet"),
     "MS_SSIM": _m(_sx.ms_ssim, True),
     "RankAgree": _m(_th.rank_agree, True),
     "LocalEnergyErr": _m(_th.local_energy_err, False),
@@ -169,19 +174,26 @@ def evaluate_triple(t: Triple, chosen: dict[str, Metric], threads: int | None = 
 
     Metrics run on ``threads`` threads (default: one per CPU): the heavy ones spend their time in NumPy, SciPy
     and compiled kernels that release the GIL, and the Triple's cache makes each shared intermediate be computed
-    once whichever thread asks first. Self-parallel metrics (which use every core themselves) run one after
-    another on a lane of their own, beside the pool, so the cores never wait for them. The values do not depend
-    on the thread count.
+    once whichever thread asks first. Self-parallel metrics (compiled kernels that can use every core, the FMIs)
+    are scheduled by how many there are: at least one per thread, and every metric runs on the pool, each on
+    one core, the self-parallel ones first (the longest tasks start first, the short ones fill the gaps);
+    fewer, and they run one after another on a lane of their own using every core, beside the pool. The values
+    do not depend on the thread count or the schedule.
     """
     workers = min(len(chosen), threads or os.cpu_count() or 1)
     if workers <= 1:
         return {name: float(metric.fn(t)) for name, metric in chosen.items()}
-    lane = [name for name, metric in chosen.items() if metric.self_parallel]
+    lane = sorted((name for name, metric in chosen.items() if metric.self_parallel), key=lambda n: -chosen[n].cost)
     rest = [name for name in chosen if name not in lane]
+    pool = _executor(workers, "pool")
     values: dict[str, float] = {}
-    done = _executor(1, "lane").submit(lambda: {name: float(chosen[name].fn(t)) for name in lane})
-    values.update(zip(rest, _executor(workers, "pool").map(lambda name: float(chosen[name].fn(t)), rest), strict=True))
-    values.update(done.result())
+    if len(lane) >= workers:
+        order = lane + rest
+        values.update(zip(order, pool.map(lambda n: float(run_single_threaded(chosen[n].fn, t)), order), strict=True))
+    else:
+        done = _executor(1, "lane").submit(lambda: {name: float(chosen[name].fn(t)) for name in lane})
+        values.update(zip(rest, pool.map(lambda name: float(chosen[name].fn(t)), rest), strict=True))
+        values.update(done.result())
     return {name: values[name] for name in chosen}
 
 
