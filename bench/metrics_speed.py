@@ -6,9 +6,11 @@ fastest of ``--repeat`` runs, every run on fresh inputs (no cache carried over).
 metric alone (its intermediates included); "preset_ms" a whole preset through one ``compute`` call;
 "all_metrics_ms" every metric of the three presets and the general catalogue through one shared triple.
 "machine" records the 1-minute load average before and after the runs (the run itself adds about 1; more means
-other work shared the CPU and the figures are pessimistic).
+other work shared the CPU and the figures are pessimistic). Like ``wavecross evaluate``, the script first calls
+``retain_freed_memory`` (freed arrays stay in the process instead of being faulted in again for every image);
+``--no-retain`` measures without it.
 
-    python bench/metrics_speed.py [--repeat 3]
+    python bench/metrics_speed.py [--repeat 3] [--no-retain]
 """
 
 from __future__ import annotations
@@ -24,7 +26,15 @@ from pathlib import Path
 import numpy as np
 
 from wavecross.data.io import luminance_u8, read_image
-from wavecross.metrics import CONVENTIONS, GENERAL, PRESETS, Triple, compute, evaluate_triple
+from wavecross.metrics import (
+    CONVENTIONS,
+    GENERAL,
+    PRESETS,
+    Triple,
+    compute,
+    evaluate_triple,
+    retain_freed_memory,
+)
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 
@@ -93,8 +103,10 @@ def measure(images: tuple[np.ndarray, np.ndarray, np.ndarray], repeat: int) -> d
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="runs per figure; the fastest is reported")
+    parser.add_argument("--no-retain", action="store_true", help="leave glibc's malloc settings as they are")
     args = parser.parse_args()
     machine: dict[str, object] = {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine()}
+    machine["retain_freed_memory"] = False if args.no_retain else retain_freed_memory()
     report: dict[str, object] = {"machine": machine, "repeat": args.repeat}
     # Other work on the machine slows every figure: the 1-minute load average before and after says how much.
     machine["load_before"] = round(os.getloadavg()[0], 2)
