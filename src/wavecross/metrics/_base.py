@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from ..errors import WavecrossError
-from ._kernels import correlate_same, correlate_taps, correlate_valid
+from ._kernels import correlate_separable, correlate_taps
 
 T = TypeVar("T")
 
@@ -166,19 +166,30 @@ def gaussian_1d(size: int, sigma: float) -> np.ndarray:
 _PAD_MODES = {"nearest": "edge", "constant": "constant", "mirror": "reflect", "reflect": "symmetric"}
 
 
+def _separable(x: np.ndarray, g: np.ndarray, pad: int, mode: str, step: int) -> np.ndarray:
+    k = g.size
+    rows, cols = x.shape[0] + 2 * pad - k + 1, x.shape[1] + 2 * pad - k + 1
+    if rows <= 0 or cols <= 0:
+        return np.zeros((max(rows, 0), max(cols, 0)))
+
+    def source_index(n: int) -> np.ndarray:  # which row/column each position of the extended image repeats
+        if mode == "constant":
+            return np.pad(np.arange(n), pad, mode="constant", constant_values=-1)
+        return np.pad(np.arange(n), pad, mode=_PAD_MODES[mode])
+
+    out = np.empty((len(range(0, rows, step)), len(range(0, cols, step))))
+    rows_src, cols_src = source_index(x.shape[0]), source_index(x.shape[1])
+    correlate_separable(np.ascontiguousarray(x, dtype=np.float64), g, rows_src, cols_src, step, out)
+    return out
+
+
 def filter_valid(x: np.ndarray, g: np.ndarray, step: int = 1) -> np.ndarray:
     """Separable correlation with the kernel ``outer(g, g)`` (odd, symmetric), MATLAB ``filter2(..., 'valid')``
     output size; ``step`` keeps every step-th output row and column (decimation) without computing the others.
 
     Bit-identical to ``scipy.ndimage.correlate1d`` along rows, then columns, cropped to the valid part.
     """
-    k = g.size
-    rows, cols = x.shape[0] - k + 1, x.shape[1] - k + 1
-    if rows <= 0 or cols <= 0:
-        return np.zeros((max(rows, 0), max(cols, 0)))
-    out = np.empty((len(range(0, rows, step)), len(range(0, cols, step))))
-    correlate_valid(np.ascontiguousarray(x, dtype=np.float64), g, step, out)
-    return out
+    return _separable(x, g, 0, "constant", step)
 
 
 def filter_same(x: np.ndarray, g: np.ndarray, mode: str) -> np.ndarray:
@@ -186,18 +197,7 @@ def filter_same(x: np.ndarray, g: np.ndarray, mode: str) -> np.ndarray:
     scipy.ndimage border mode ("constant" = zero padding as MATLAB ``filter2 'same'``, "nearest" =
     ``'replicate'``, "mirror"/"reflect"). Bit-identical to ``scipy.ndimage.correlate1d`` along rows, then columns.
     """
-    pad = g.size // 2
-
-    def source_index(n: int) -> np.ndarray:  # which row/column each position of the extended image repeats
-        if mode == "constant":
-            return np.pad(np.arange(n), pad, mode="constant", constant_values=-1)
-        return np.pad(np.arange(n), pad, mode=_PAD_MODES[mode])
-
-    out = np.empty(x.shape)
-    correlate_same(
-        np.ascontiguousarray(x, dtype=np.float64), g, source_index(x.shape[0]), source_index(x.shape[1]), out
-    )
-    return out
+    return _separable(x, g, g.size // 2, mode, 1)
 
 
 def correlate3x3(x: np.ndarray, kernel: np.ndarray, pad: str) -> np.ndarray:

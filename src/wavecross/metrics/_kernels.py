@@ -12,40 +12,51 @@ from numba import njit
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def correlate_valid(x, g, step, out) -> None:  # noqa: ANN001 (numba arrays)
-    """``out`` = the 'valid' part of ``x`` correlated along rows, then columns, with the odd symmetric kernel
-    ``g``, every ``step``-th output row and column kept.
+def correlate_separable(x, g, rows_src, cols_src, step, out) -> None:  # noqa: ANN001 (numba arrays)
+    """``out`` = the border-extended ``x`` correlated along rows, then columns, with the odd symmetric kernel
+    ``g``: its 'valid' part, every ``step``-th output row and column.
 
-    Per output value, scipy.ndimage's order for symmetric kernels: centre tap first, then (x[−j] + x[+j])·g[j]
-    from the outermost pair inwards (so, with the borders padded beforehand, ``correlate1d`` twice exactly).
+    ``rows_src``/``cols_src`` give, for each position of the extended image, the row/column of ``x`` it repeats
+    (−1 for a zero); identity maps filter ``x`` itself. Per output value, scipy.ndimage's order for symmetric
+    kernels: centre tap first, then (x[−j] + x[+j])·g[j] from the outermost pair inwards — so this is
+    ``correlate1d`` along each axis with the same border mode, bit for bit.
     """
     k = g.size
     h = k // 2
     gc = g[h]
     rows, cols = out.shape
     width = x.shape[1]
-    v = np.empty(width)  # one row after the vertical pass
+    pad = (cols_src.size - width) // 2
+    v = np.zeros(cols_src.size)  # one row after the vertical pass, extended
+    inner = v[pad : pad + width]
+    zero = np.zeros(width)
     o = np.empty(cols)
     # Rows are taken as 1-D views before the inner loops: indexing them with the loop counter alone lets the
     # compiler vectorise (2-D indexing with offset rows is about twice as slow).
     for i in range(rows):
         r = i * step + h
-        centre = x[r]
+        centre = x[rows_src[r]] if rows_src[r] >= 0 else zero
         for c in range(width):
-            v[c] = centre[c] * gc
+            inner[c] = centre[c] * gc
         for j in range(h, 0, -1):
             wj = g[h - j]
-            up, down = x[r - j], x[r + j]
+            s_up, s_down = rows_src[r - j], rows_src[r + j]
+            up = x[s_up] if s_up >= 0 else zero
+            down = x[s_down] if s_down >= 0 else zero
             for c in range(width):
-                v[c] += (up[c] + down[c]) * wj
-        if step == 1:
+                inner[c] += (up[c] + down[c]) * wj
+        for q in range(pad):  # extend the filtered row as ndimage extends each line
+            left, right = cols_src[q], cols_src[cols_src.size - 1 - q]
+            v[q] = v[pad + left] if left >= 0 else 0.0
+            v[cols_src.size - 1 - q] = v[pad + right] if right >= 0 else 0.0
+        if step == 1:  # contiguous taps: a loop the compiler vectorises
             for c in range(cols):
                 o[c] = v[c + h] * gc
             for j in range(h, 0, -1):
                 wj = g[h - j]
-                left, right = v[h - j : h - j + cols], v[h + j : h + j + cols]
+                left_taps, right_taps = v[h - j : h - j + cols], v[h + j : h + j + cols]
                 for c in range(cols):
-                    o[c] += (left[c] + right[c]) * wj
+                    o[c] += (left_taps[c] + right_taps[c]) * wj
         else:
             for c in range(cols):
                 o[c] = v[c * step + h] * gc
@@ -54,47 +65,6 @@ def correlate_valid(x, g, step, out) -> None:  # noqa: ANN001 (numba arrays)
                 for c in range(cols):
                     o[c] += (v[c * step + h - j] + v[c * step + h + j]) * wj
         out[i] = o
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def correlate_same(x, g, rows_src, cols_src, out) -> None:  # noqa: ANN001 (numba arrays)
-    """``out`` = ``x`` correlated along rows, then columns, with the odd symmetric kernel ``g``, at ``x``'s size.
-
-    The border extension is given by ``rows_src``/``cols_src``: for each position of the extended image
-    (``len(g) // 2`` more on each side) the row/column of ``x`` it repeats, −1 for a zero. The arithmetic is
-    :func:`correlate_valid`'s on the extended image, without building it.
-    """
-    k = g.size
-    h = k // 2
-    gc = g[h]
-    rows, cols = out.shape
-    v = np.zeros(cols + 2 * h)  # one row after the vertical pass, extended
-    inner = v[h : h + cols]
-    zero = np.zeros(cols)
-    for r in range(rows):
-        s = rows_src[r + h]
-        centre = x[s] if s >= 0 else zero
-        for c in range(cols):
-            inner[c] = centre[c] * gc
-        for j in range(h, 0, -1):
-            wj = g[h - j]
-            s_up, s_down = rows_src[r + h - j], rows_src[r + h + j]
-            up = x[s_up] if s_up >= 0 else zero
-            down = x[s_down] if s_down >= 0 else zero
-            for c in range(cols):
-                inner[c] += (up[c] + down[c]) * wj
-        for q in range(h):  # extend the filtered row as ndimage extends each line
-            left, right = cols_src[q], cols_src[cols + 2 * h - 1 - q]
-            v[q] = v[h + left] if left >= 0 else 0.0
-            v[cols + 2 * h - 1 - q] = v[h + right] if right >= 0 else 0.0
-        o = out[r]
-        for c in range(cols):
-            o[c] = v[c + h] * gc
-        for j in range(h, 0, -1):
-            wj = g[h - j]
-            left_taps, right_taps = v[h - j : h - j + cols], v[h + j : h + j + cols]
-            for c in range(cols):
-                o[c] += (left_taps[c] + right_taps[c]) * wj
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
