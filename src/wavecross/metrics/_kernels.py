@@ -1,8 +1,10 @@
-"""Compiled (numba) inner loops shared by the metric families: separable filtering and the SSIM map.
+"""Compiled (numba) inner loops shared by the metric families: separable and 3×3 filtering, SSIM maps, the
+constant-window screen.
 
 Each kernel performs exactly the floating-point operations of the NumPy/SciPy code it replaces, in the same
-order, so results are bit-identical; it only avoids the temporaries and the Python-level strips. All kernels
-release the GIL, so metrics evaluated on several threads run them side by side.
+order, so results are bit-identical (tests/test_metrics_kernels.py); it only avoids the temporaries and the
+Python-level loops. All kernels release the GIL, so metrics evaluated on several threads run them side by side.
+Kernels specific to one metric live beside it (Qabf/Nabf in ``gradient``, FMI and its DWT in ``feature_mi``).
 """
 
 from __future__ import annotations
