@@ -2,11 +2,12 @@
 
 The reference loops over every 3×3 window and, per window, over the 9×9 cells of a joint distribution built by
 Nelsen's method between the Fréchet bounds. Here one compiled (numba) loop visits every window once, in
-parallel over window rows, with the fused window's statistics shared by its two pairs. The 81-cell joint-entropy
-sum is reduced to 17 cells: the Fréchet bound puts mass only on the monotone staircase obtained by merging the
-two cumulative distributions, and the independent part Σ g((1−φ)·f_i·x_j) over all 81 cells has a closed form
-in the marginal entropies. Every per-window sum runs left to right, as the reference's loops do (the flat-window
-quirks below depend on that order).
+parallel over window rows (or on the calling thread when the caller already keeps every core busy, see
+:func:`wavecross.metrics._base.run_single_threaded`), with the fused window's statistics shared by its two
+pairs. The 81-cell joint-entropy sum is reduced to 17 cells: the Fréchet bound puts mass only on the monotone
+staircase obtained by merging the two cumulative distributions, and the independent part Σ g((1−φ)·f_i·x_j)
+over all 81 cells has a closed form in the marginal entropies. Every per-window sum runs left to right, as the
+reference's loops do (the flat-window quirks below depend on that order).
 """
 
 from __future__ import annotations
