@@ -336,7 +336,8 @@ def fmi(fused: Any, ir: Any = None, vis: Any = None, *, feature: str = "pixel", 
     if rows <= 0 or cols <= 0:
         return float("nan")
     maps = [np.ascontiguousarray(feats[k], dtype=np.float64) for k in "fab"]
-    table = _log2_table(maps)
+    # DCT and wavelet maps are real-valued by construction: only grey levels can take the log2 table
+    table = _log2_table(maps) if feature == "pixel" else np.empty(0)
     if single_threaded_kernels():
         row_sums = _fmi_rows_serial(*maps, table)
     else:

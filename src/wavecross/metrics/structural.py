@@ -57,15 +57,6 @@ def _mean_map(t: Triple, expr: str, window: Window) -> np.ndarray:
     return t.cached(("gauss", expr, window.size, window.sigma), same, uses=expr)
 
 
-def local_mean(t: Triple, expr: str, window: Window) -> np.ndarray:
-    """Gaussian-weighted local mean of image ``expr`` ("f", "a", "b") or product ("ff", "af", ...)."""
-    full = _mean_map(t, expr, window)
-    if window.border == "valid":
-        h = window.size // 2
-        return full[h : full.shape[0] - h, h : full.shape[1] - h]
-    return full
-
-
 def _kernel2d(window: Window) -> np.ndarray:
     """MATLAB ``fspecial('gaussian', size, sigma)`` as a 2-D array (the references' filter2 kernel)."""
     r = (window.size - 1) / 2.0
