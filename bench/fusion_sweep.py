@@ -155,7 +155,7 @@ def model_file(run_dir: Path) -> Path | None:
     done = run_dir / "fusion" / "model.safetensors"
     if done.is_file():
         return done
-    ckpt = run_dir / "fusion" / "checkpoint.pt"
+    ckpt = run_dir / "fusion" / "checkpoint.safetensors"
     if not ckpt.is_file():
         return None
     from wavecross.nn import WaveCross, save_weights

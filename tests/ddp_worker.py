@@ -3,8 +3,8 @@
 import sys
 from pathlib import Path
 
-import torch
 import torch.distributed as dist
+from safetensors.torch import save_file
 
 from wavecross.train import load_config, train
 
@@ -14,7 +14,9 @@ def main() -> None:
     rank = int(__import__("os").environ["RANK"])
     models = train(load_config(config), "all", out, progress=False)
     assert not dist.is_initialized()  # train() cleans up its process group
-    torch.save(models["fusion"].state_dict(), out / f"rank{rank}.pt")
+    save_file(
+        {k: v.contiguous() for k, v in models["fusion"].state_dict().items()}, str(out / f"rank{rank}.safetensors")
+    )
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from safetensors.torch import load_file
 from wavecross.cli import main
 from wavecross.errors import WavecrossError
 from wavecross.train import load_config, parse_config, train
+from wavecross.train.checkpoint import load_checkpoint
 
 ROOT = Path(__file__).parents[1]
 TINY = ROOT / "configs" / "tiny.yaml"
@@ -93,14 +94,14 @@ def test_sigkill_and_resume_gives_identical_weights(tmp_path):
     assert ref.wait(timeout=300) == 0, ref.stdout.read()
 
     killed = _run_cli([str(cfg), "--out", str(tmp_path / "cut")])
-    ckpt = tmp_path / "cut" / "fusion" / "checkpoint.pt"
+    ckpt = tmp_path / "cut" / "fusion" / "checkpoint.safetensors"
     deadline = time.time() + 240
     while not ckpt.exists() and time.time() < deadline and killed.poll() is None:
         time.sleep(0.02)
     killed.send_signal(signal.SIGKILL)
     killed.wait()
     assert killed.returncode == -signal.SIGKILL, "the run finished before it could be killed"
-    step = torch.load(ckpt, weights_only=False)["step"]
+    step = load_checkpoint(ckpt)["step"]
     assert 0 < step < 80
 
     resumed = _run_cli([str(cfg), "--out", str(tmp_path / "cut"), "--resume"])
@@ -172,8 +173,8 @@ def test_two_gloo_processes_end_with_identical_weights(tmp_path):
         env=env,
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    r0 = torch.load(out / "rank0.pt")
-    r1 = torch.load(out / "rank1.pt")
+    r0 = load_file(out / "rank0.safetensors")
+    r1 = load_file(out / "rank1.safetensors")
     assert all(torch.equal(r0[k], r1[k]) for k in r0)
     assert (out / "fusion" / "model.safetensors").is_file()
     # the two ranks saw different data: the effective batch is 2 × batch_size

@@ -23,7 +23,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
 from ..errors import WavecrossError
-from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .checkpoint import CHECKPOINT_NAME, has_checkpoint, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .config import RunConfig
 from .distributed import DistInfo, barrier
 
@@ -91,7 +91,7 @@ class Trainer:
     ) -> None:
         self.stage, self.run, self.dist, self.device, self.workers = stage, run, dist_info, device, workers
         self.dir = out_dir / stage.name
-        self.ckpt_path = self.dir / "checkpoint.pt"
+        self.ckpt_path = self.dir / CHECKPOINT_NAME
         self.module = stage.model.to(device)
         params = [p for p in self.module.parameters() if p.requires_grad]
         lr = stage.lr * (dist_info.world_size if run.scale_lr else 1)
@@ -125,8 +125,8 @@ class Trainer:
         }
 
     def resume(self) -> bool:
-        """Load ``checkpoint.pt`` of this stage if there is one; returns whether it did."""
-        if not self.ckpt_path.is_file():
+        """Load this stage's checkpoint if there is one; returns whether it did."""
+        if not has_checkpoint(self.ckpt_path):
             return False
         state = load_checkpoint(self.ckpt_path)
         _unwrap(self.net).load_state_dict(state["model"])

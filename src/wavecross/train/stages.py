@@ -21,6 +21,7 @@ from ..errors import WavecrossError
 from ..losses import fusion_loss, reconstruction_loss
 from ..nn import ModalityAutoencoder, WaveCross, load_weights, save_weights
 from ..nn.io import read_weights, save_state
+from .checkpoint import CHECKPOINT_NAME, has_checkpoint
 from .config import TrainConfig
 from .distributed import cleanup, init_distributed, pick_device
 from .loop import Stage, Trainer
@@ -149,8 +150,8 @@ def train(
     try:
         data = build_datasets(cfg)  # loaded once, shared by both stages
         for name in ("pretrain", "fusion") if stage == "all" else (stage,):
-            ckpt = out / name / "checkpoint.pt"
-            if ckpt.exists() and not resume:
+            ckpt = out / name / CHECKPOINT_NAME
+            if has_checkpoint(ckpt) and not resume:
                 raise WavecrossError(f"{ckpt} exists; pass --resume to continue that run or choose another --out.")
             if info.is_main:
                 out.mkdir(parents=True, exist_ok=True)
