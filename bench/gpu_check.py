@@ -38,7 +38,9 @@ def amp_training(amp: str, root: Path) -> dict:
     from wavecross.train.config import parse_config
     from wavecross.train.stages import train
 
-    values = yaml.safe_load((Path(__file__).resolve().parents[1] / "configs" / "tiny.yaml").read_text())
+    values = yaml.safe_load(
+        (Path(__file__).resolve().parents[1] / "src" / "wavecross" / "configs" / "tiny.yaml").read_text()
+    )
     values.setdefault("run", {})["amp"] = amp
     values["run"].update(log_every=5, checkpoint_every=30, val_every=1000)
     values["pretrain"]["steps"], values["fusion"]["steps"] = 30, 60

@@ -44,3 +44,9 @@ def pair_folder(tmp_path) -> Path:
 
 def as_u8(x: np.ndarray) -> np.ndarray:
     return np.asarray(x, dtype=np.uint8)
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory, monkeypatch):
+    """Validation reference values are cached under $WAVECROSS_CACHE: keep the tests' out of the user's cache."""
+    monkeypatch.setenv("WAVECROSS_CACHE", str(tmp_path_factory.getbasetemp() / "wavecross-cache"))

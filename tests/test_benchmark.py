@@ -232,14 +232,21 @@ def test_tiny_network_through_the_benchmark(tmp_path: Path) -> None:
         (["--methods", "mean,unknown"], "unknown method"),
         (["--sets", "Gamma"], "Gamma"),
         (["-o", "{root}/busy"], "not empty"),
+        (["--convention", "matlab"], "unknown --convention"),
+        (["--metrics", ","], "names no metric"),
+        (["--fused", "Peer={root}/peer"], "missing fused image(s): {root}/peer/Alpha/00002.*"),
+        (["--max-pixels", "1000"], "over the limit"),
+        (["-o", "{root}/busy/keep.txt/report"], "keep.txt is a file"),
     ],
 )
 def test_bad_input_is_one_sentence(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], message: str
 ) -> None:
-    data, _ = _make_data(tmp_path)
+    data, peer = _make_data(tmp_path)
+    (peer / "Alpha" / "00002.png").unlink()  # an incomplete published method
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "keep.txt").write_text("x")
+    message = message.format(root=tmp_path)
     args = {"--data": str(data), "--methods": "mean", "-o": str(tmp_path / "out")}
     extra = [e.format(root=tmp_path) for e in extra]
     for key in ("--data", "--methods", "-o"):
@@ -251,6 +258,7 @@ def test_bad_input_is_one_sentence(
     err = capsys.readouterr().err.strip()
     assert message in err and "\n" not in err and "Traceback" not in err
     assert (tmp_path / "busy" / "keep.txt").read_text() == "x"
+    assert not (tmp_path / "out").exists()  # checked before anything is created
 
 
 def test_overwrite_allows_a_non_empty_folder(report: tuple[Path, Path], tmp_path: Path) -> None:

@@ -35,7 +35,7 @@ class _Exploit:
 
 
 def _tiny_config(tmp_path: Path) -> Path:
-    values = yaml.safe_load((ROOT / "configs" / "tiny.yaml").read_text())
+    values = yaml.safe_load((ROOT / "src" / "wavecross" / "configs" / "tiny.yaml").read_text())
     values["pretrain"]["steps"] = values["fusion"]["steps"] = 4
     path = tmp_path / "cfg.yaml"
     path.write_text(yaml.safe_dump(values))

@@ -13,6 +13,7 @@ from PIL import Image
 
 from wavecross.cli import main
 from wavecross.data.io import luminance_u8
+from wavecross.errors import WavecrossError
 from wavecross.evaluate import evaluate_folders
 from wavecross.metrics import compute
 
@@ -145,3 +146,50 @@ def test_nan_means_only_where_no_image_defines_the_metric(folders: dict[str, Pat
     res = evaluate_folders(folders["ir"], folders["vi"], {"B": folders["B"]}, metrics=["SCD", "EN"], progress=False)
     assert math.isnan(res["B"]["mean"]["SCD"])
     assert math.isfinite(res["B"]["mean"]["EN"])
+
+
+def test_empty_metric_list_is_refused(folders: dict[str, Path], tmp_path: Path, capsys) -> None:
+    for value in (",", " , ", ""):
+        assert _run(folders, "--fused", str(folders["A"]), "--metrics", value, "--json", str(tmp_path / "m.json")) == 2
+        err = capsys.readouterr().err.strip()
+        assert "names no metric" in err and "\n" not in err
+    assert not (tmp_path / "m.json").exists()
+    with pytest.raises(WavecrossError, match="no metric"):
+        evaluate_folders(folders["ir"], folders["vi"], {"A": folders["A"]}, metrics=[], progress=False)
+
+
+def test_psnr_of_an_all_black_image_is_undefined_without_warnings(folders: dict[str, Path], tmp_path: Path) -> None:
+    import warnings
+
+    black = tmp_path / "black"
+    black.mkdir()
+    for name in NAMES:
+        Image.fromarray(np.zeros((40, 56), np.uint8)).save(black / f"{name}.png")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a RuntimeWarning (log10 of 0) in any metric thread would fail here
+        rc = _run(folders, "--fused", f"black={black}", "--metrics", "PSNR,EN,SD", "--json", str(tmp_path / "m.json"))
+    assert rc == 0
+    data = json.loads((tmp_path / "m.json").read_text())["black"]  # -inf would not even be valid JSON
+    assert data["mean"]["PSNR"] is None and all(r["PSNR"] is None for r in data["per_image"].values())
+    assert data["mean"]["SD"] == 0.0
+
+
+def test_unwritable_report_file_is_refused_before_computing(
+    folders: dict[str, Path], tmp_path: Path, capsys, monkeypatch
+) -> None:
+    import wavecross.evaluate
+
+    (tmp_path / "file").write_text("x")
+    calls = []
+    monkeypatch.setattr(wavecross.evaluate, "evaluate_folders", lambda *a, **k: calls.append(1))
+    rc = _run(folders, "--fused", str(folders["A"]), "--csv", str(tmp_path / "file" / "m.csv"))
+    assert rc == 2 and not calls
+    err = capsys.readouterr().err.strip()
+    assert "m.csv" in err and "cannot be created" in err and "\n" not in err
+
+
+def test_max_pixels_limits_every_image_read(folders: dict[str, Path], capsys) -> None:
+    assert _run(folders, "--fused", str(folders["A"]), "--max-pixels", "1000") == 2
+    err = capsys.readouterr().err
+    assert "a_01.jpg" in err and "over the limit" in err
+    assert _run(folders, "--fused", str(folders["A"]), "--max-pixels", str(40 * 56), "--metrics", "EN") == 0

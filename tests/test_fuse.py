@@ -1,5 +1,6 @@
 """The fusion API and `wavecross fuse`: kinds in/out, colour, 16-bit, tiling, and every kind of bad input."""
 
+import copy
 from pathlib import Path
 
 import numpy as np
@@ -338,3 +339,345 @@ def test_tiled_vs_untiled_shipped_model_1024x768():
     diff = (full - tiled).abs().numpy() * 255
     assert diff.mean() < TILE_MEAN_BOUND
     assert np.percentile(diff, 99.9) < TILE_P999_BOUND
+
+
+# --- outputs: collisions, inputs, interruption, permissions, write failures -------------------------------------
+
+
+def _tiny(weights) -> list:
+    return ["--weights", weights, "--device", "cpu"]
+
+
+def test_output_name_collisions_are_refused_before_writing(tmp_path, pair_folder, tiny_weights, capsys):
+    write_pair(pair_folder, "a.jpg", seed=5)  # a.jpg and a.png would both become out/a.png
+    out = tmp_path / "out"
+    _expect_error(
+        capsys,
+        [*_io(pair_folder / "ir", pair_folder / "vi", out), *_tiny(tiny_weights)],
+        str(out / "a.png"),
+        "a.jpg",
+        "rename",
+        out_dir=out,
+    )
+    (pair_folder / "ir" / "a.jpg").unlink()
+    (pair_folder / "vi" / "a.jpg").unlink()
+    write_pair(pair_folder, "a_panel.png", seed=6)  # its output is a.png's side-by-side panel
+    _expect_error(
+        capsys,
+        [*_io(pair_folder / "ir", pair_folder / "vi", out), *_tiny(tiny_weights), "--side-by-side"],
+        str(out / "a_panel.png"),
+        "side-by-side panel",
+        out_dir=out,
+    )
+    assert _fuse(*_io(pair_folder / "ir", pair_folder / "vi", out), *_tiny(tiny_weights)) == 0  # no panel: no clash
+
+
+@pytest.mark.parametrize("case", ["ir file", "panel is the vis file", "ir folder", "vis folder respelled"])
+def test_an_output_never_replaces_an_input(tmp_path, pair_folder, tiny_weights, capsys, case):
+    ir, vi = pair_folder / "ir", pair_folder / "vi"
+    if case == "panel is the vis file":
+        (vi / "a.png").rename(vi / "f_panel.png")
+        (ir / "a.png").rename(ir / "f_panel.png")
+    args = {
+        "ir file": _io(ir / "a.png", vi / "a.png", ir / "a.png"),
+        "panel is the vis file": [*_io(ir / "f_panel.png", vi / "f_panel.png", vi / "f.png"), "--side-by-side"],
+        "ir folder": _io(ir, vi, ir),
+        "vis folder respelled": _io(ir, vi, vi / ".." / "vi"),
+    }[case]
+    before = {p: p.read_bytes() for p in pair_folder.rglob("*.png")}
+    _expect_error(capsys, [*args, *_tiny(tiny_weights), "--overwrite"], "input")
+    assert {p: p.read_bytes() for p in pair_folder.rglob("*.png")} == before
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_skip_existing_continues_an_interrupted_run(tmp_path, pair_folder, tiny_weights, capsys):
+    import os
+
+    from wavecross.data.io import TEMP_PREFIX
+
+    out = tmp_path / "out"
+    args = [*_io(pair_folder / "ir", pair_folder / "vi", out), *_tiny(tiny_weights), "--side-by-side"]
+    assert _fuse(*args) == 0
+    # An interruption: b's panel and all of c never written, a killed writer's empty temporary file left behind.
+    (out / "b_panel.png").unlink()
+    (out / "c.png").unlink()
+    (out / "c_panel.png").unlink()
+    stale = out / f"{TEMP_PREFIX}{_dead_pid()}-0123456789ab.png"
+    live = out / f"{TEMP_PREFIX}{os.getpid()}-0123456789ab.png"  # a write in progress: kept
+    stale.touch()
+    live.touch()
+    kept = {n: (out / n).stat().st_mtime_ns for n in ("a.png", "a_panel.png", "b.png")}
+    capsys.readouterr()
+    assert _fuse(*args, "--skip-existing") == 0
+    message = capsys.readouterr().out
+    assert "fused 2 pairs" in message and "skipped 1 already fused" in message and "1 stale" in message
+    assert {n: (out / n).stat().st_mtime_ns for n in kept} == kept
+    assert (out / "b_panel.png").is_file() and (out / "c.png").is_file() and (out / "c_panel.png").is_file()
+    assert not stale.exists() and live.exists()
+    live.unlink()
+    _expect_error(capsys, [*args, "--skip-existing", "--overwrite"], "--overwrite and --skip-existing")
+
+
+def test_written_images_get_the_usual_permissions(tmp_path, pair_folder):
+    import os
+
+    previous = os.umask(0o022)
+    try:
+        out = tmp_path / "f.png"
+        assert _fuse(*_io(pair_folder / "ir" / "a.png", pair_folder / "vi" / "a.png", out), "--method", "mean") == 0
+        os.umask(0o027)
+        assert _fuse(*_io(pair_folder / "ir" / "a.png", pair_folder / "vi" / "a.png", tmp_path / "g.png")) == 0
+    finally:
+        os.umask(previous)
+    assert out.stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "g.png").stat().st_mode & 0o777 == 0o640
+
+
+def test_unwritable_output_is_refused_before_any_work(tmp_path, pair_folder, tiny_weights, capsys, monkeypatch):
+    (tmp_path / "file.txt").write_text("x")
+    _expect_error(
+        capsys,
+        [*_io(pair_folder / "ir", pair_folder / "vi", tmp_path / "file.txt" / "out"), *_tiny(tiny_weights)],
+        "file.txt",
+        "cannot be created",
+    )
+    import os
+
+    real_access = os.access
+    read_only = tmp_path / "ro"
+    read_only.mkdir()
+    monkeypatch.setattr(os, "access", lambda p, mode, **kw: Path(p) != read_only and real_access(p, mode, **kw))
+    _expect_error(
+        capsys,
+        [*_io(pair_folder / "ir", pair_folder / "vi", read_only / "out"), *_tiny(tiny_weights)],
+        str(read_only / "out"),
+        "read-only or not yours",
+        out_dir=read_only,
+    )
+
+
+def test_full_disk_is_one_line_and_leaves_no_partial_file(tmp_path, pair_folder, tiny_weights, capsys, monkeypatch):
+    import errno
+
+    real_save = Image.Image.save
+    calls = []
+
+    def save(self, fp, *args, **kwargs):
+        calls.append(fp)
+        if len(calls) == 2:  # the second image: part of it written, then the disk is full
+            Path(fp).write_bytes(b"\x89PNG partial")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_save(self, fp, *args, **kwargs)
+
+    monkeypatch.setattr(Image.Image, "save", save)
+    out = tmp_path / "out"
+    _expect_error(
+        capsys,
+        [*_io(pair_folder / "ir", pair_folder / "vi", out), *_tiny(tiny_weights)],
+        str(out / "b.png"),
+        "No space left on device",
+    )
+    assert sorted(p.name for p in out.iterdir()) == ["a.png"]  # the complete one stays, nothing partial
+
+
+# --- weights and the network's output -------------------------------------------------------------------------
+
+
+def test_weights_with_nan_or_bad_metadata_are_one_line_errors(tmp_path, pair_folder, capsys):
+    import json
+
+    from wavecross.errors import WavecrossError
+    from wavecross.nn import WaveCross
+    from wavecross.nn.io import save_state
+
+    torch.manual_seed(0)
+    net = WaveCross("tiny")
+    state = net.state_dict()
+    state["decoder.head.bias"] = torch.tensor([float("nan")])
+    bad = {
+        "nan.safetensors": (state, net.config.to_dict()),
+        "json.safetensors": (net.state_dict(), "{not json"),
+        "keys.safetensors": (net.state_dict(), {**net.config.to_dict(), "chanels": 3}),
+    }
+    single = _io(pair_folder / "ir" / "a.png", pair_folder / "vi" / "a.png", tmp_path / "f.png")
+    for name, (tensors, config) in bad.items():
+        text = config if isinstance(config, str) else json.dumps(config)
+        save_state(tensors, tmp_path / name, extra={"config": text})
+        _expect_error(capsys, [*single, "--weights", tmp_path / name], name)
+        with pytest.raises(WavecrossError, match=name):
+            WaveCross.load(tmp_path / name)
+    assert not (tmp_path / "f.png").exists()
+
+
+def test_non_finite_fused_output_is_never_written(tmp_path, pair_folder, tiny_weights, tiny_model, capsys, monkeypatch):
+    import wavecross.inference
+    from wavecross.errors import WavecrossError
+
+    broken = copy.deepcopy(tiny_model)
+    with torch.no_grad():
+        broken.decoder.head.bias.fill_(float("nan"))
+    with pytest.raises(WavecrossError, match="NaN"):
+        fuse(np.zeros((32, 32), np.uint8), np.zeros((32, 32), np.uint8), broken)
+    monkeypatch.setattr(wavecross.inference, "fuse_tensors", lambda net, a, *r, **k: torch.full_like(a, float("inf")))
+    _expect_error(
+        capsys,
+        [*_io(pair_folder / "ir", pair_folder / "vi", tmp_path / "o"), *_tiny(tiny_weights)],
+        str(pair_folder / "ir" / "a.png"),
+        "NaN or infinite",
+        out_dir=tmp_path / "o",
+    )
+
+
+# --- the Python API: PIL modes, the caller's model ------------------------------------------------------------
+
+
+def _pil_cases() -> dict[str, Image.Image]:
+    rng = np.random.default_rng(7)
+    grey = rng.integers(0, 256, (40, 48), dtype=np.uint8)
+    rgb = rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)
+    counts = (grey.astype(np.int32) * 9 + 20_000).astype(np.int32)  # 16-bit thermal counts in a narrow band
+    return {
+        "F": Image.fromarray(grey.astype(np.float32) / 255),
+        "I": Image.fromarray(counts),
+        "I;16": Image.fromarray(counts.astype(np.uint16)),
+        "L": Image.fromarray(grey),
+        "LA": Image.fromarray(np.dstack([grey, grey])),
+        "RGB": Image.fromarray(rgb),
+        "RGBA": Image.fromarray(np.dstack([rgb, grey])),
+        "P": Image.fromarray(rgb).convert("P"),
+        "1": Image.fromarray(grey).convert("1"),
+    }
+
+
+@pytest.mark.parametrize("mode", list(_pil_cases()))
+def test_pil_images_fuse_like_the_same_file(tmp_path, tiny_model, mode):
+    image = _pil_cases()[mode]
+    assert image.mode == mode
+    path = tmp_path / ("x.tif" if mode in ("F", "I") else "x.png")  # PNG holds neither floats nor 32-bit ints
+    image.save(path)
+    vis = np.random.default_rng(8).integers(0, 256, (40, 48, 3), dtype=np.uint8)
+    from_pil = np.asarray(fuse(image, Image.fromarray(vis), tiny_model))
+    from_file = fuse(path, Image.fromarray(vis), tiny_model)
+    assert np.array_equal(from_pil, np.asarray(from_file))
+    assert np.array_equal(
+        np.asarray(fuse(Image.fromarray(vis), image, tiny_model)), fuse(Image.fromarray(vis), path, tiny_model)
+    )
+    assert 20 < from_pil.mean() < 235  # neither all black nor all white
+
+
+def test_fuse_leaves_the_callers_model_in_its_mode(tiny_weights):
+    from wavecross.inference import get_fuser
+    from wavecross.nn import WaveCross
+
+    net = WaveCross.load(tiny_weights).train()
+    for encoder in net.encoders():
+        encoder.eval()  # frozen encoders, as in the fusion stage
+    modes = {name: m.training for name, m in net.named_modules()}
+    a = np.zeros((32, 32), np.uint8)
+    fuse(a, a, net)
+    fuse_batch([a, a], [a, a], net)
+    get_fuser(model=net)(a / 255.0, a / 255.0)
+    assert {name: m.training for name, m in net.named_modules()} == modes
+    assert net.training and not net.encoder_ir.training
+
+
+# --- inputs: orientation, pixel limit, value ranges, paths ----------------------------------------------------
+
+
+def _exif(orientation: int) -> Image.Exif:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    return exif
+
+
+def test_exif_orientation_is_applied_to_both_inputs(tmp_path, tiny_model):
+    from wavecross.data import synthetic_pair
+
+    ir, vis = synthetic_pair(48, 64, seed=3)
+    # A camera held upright stores the pixels rotated and says so in EXIF (6: rotate 90° clockwise to view).
+    Image.fromarray(np.rot90(ir, 1)).save(tmp_path / "ir.png", exif=_exif(6))
+    Image.fromarray(np.rot90(vis, 1)).save(tmp_path / "vis.jpg", exif=_exif(6), quality=100)
+    Image.fromarray(vis).save(tmp_path / "upright.png")
+    assert np.array_equal(read_image(tmp_path / "ir.png"), ir)
+    assert read_image(tmp_path / "vis.jpg").shape == (48, 64, 3)
+    fused = fuse(tmp_path / "ir.png", tmp_path / "upright.png", tiny_model)  # rotated IR with upright visible
+    assert np.array_equal(fused, fuse(ir, vis, tiny_model))
+    assert _fuse(*_io(tmp_path / "ir.png", tmp_path / "vis.jpg", tmp_path / "f.png"), "--method", "mean") == 0
+    assert read_image(tmp_path / "f.png").shape == (48, 64, 3)
+
+
+def _png_declaring(width: int, height: int) -> bytes:
+    """A 60-byte PNG whose header declares ``width`` × ``height`` pixels."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    )
+
+
+def test_pixel_limit_is_checked_before_decoding(tmp_path, pair_folder, capsys, monkeypatch):
+    import wavecross.data.io
+    from wavecross.errors import WavecrossError
+
+    bomb = pair_folder / "ir" / "b.png"
+    bomb.write_bytes(_png_declaring(30_000, 30_000))
+    folders = _io(pair_folder / "ir", pair_folder / "vi", tmp_path / "o")
+    _expect_error(
+        capsys, [*folders, "--method", "mean"], str(bomb), "900.0 megapixels", "--max-pixels", out_dir=tmp_path / "o"
+    )
+    # Raised past the file's size, the limit lets it through to the decoder (which finds the file truncated).
+    _expect_error(capsys, [*folders, "--method", "mean", "--max-pixels", str(10**9)], str(bomb), "cannot be read")
+    # A small limit refuses ordinary images; the API has a module-level setting.
+    _expect_error(capsys, [*folders, "--method", "mean", "--max-pixels", "7000"], str(pair_folder / "ir" / "a.png"))
+    monkeypatch.setattr(wavecross.data.io, "MAX_PIXELS", 7000)
+    with pytest.raises(WavecrossError, match="a.png"):
+        fuse(pair_folder / "ir" / "a.png", pair_folder / "vi" / "a.png", method="mean")
+
+
+def test_out_of_range_tiff_errors_name_the_file(tmp_path, tiny_model, capsys):
+    import tifffile
+
+    rng = np.random.default_rng(0)
+    vis = tmp_path / "vis.png"
+    Image.fromarray(rng.integers(0, 256, (40, 40), dtype=np.uint8)).save(vis)
+    tifffile.imwrite(tmp_path / "float.tif", rng.random((40, 40), dtype=np.float32) * 255)
+    tifffile.imwrite(tmp_path / "wide.tif", rng.integers(0, 100_000, (40, 40)).astype(np.int32))
+    for name, words in (("float.tif", "[0, 1]"), ("wide.tif", "16 bits")):
+        _expect_error(
+            capsys, [*_io(tmp_path / name, vis, tmp_path / "f.png"), "--method", "mean"], str(tmp_path / name), words
+        )
+    # 32-bit integers holding 16-bit counts are read as 16-bit, as Pillow's mode I is
+    counts = rng.integers(20_000, 22_000, (40, 40))
+    tifffile.imwrite(tmp_path / "i32.tif", counts.astype(np.int32))
+    assert np.array_equal(fuse(tmp_path / "i32.tif", vis, tiny_model), fuse(counts.astype(np.uint16), vis, tiny_model))
+
+
+def test_mistyped_input_and_broken_link_are_named(tmp_path, pair_folder, capsys):
+    _expect_error(
+        capsys,
+        [*_io(pair_folder / "irr", pair_folder / "vi", tmp_path / "o"), "--method", "mean"],
+        str(pair_folder / "irr"),
+        "no such file or folder",
+    )
+    (pair_folder / "vi" / "c.png").unlink()
+    (pair_folder / "vi" / "c.png").symlink_to(tmp_path / "gone.png")
+    _expect_error(
+        capsys,
+        [*_io(pair_folder / "ir", pair_folder / "vi", tmp_path / "o"), "--method", "mean"],
+        str(pair_folder / "vi" / "c.png"),
+        "broken symbolic link",
+        out_dir=tmp_path / "o",
+    )

@@ -44,3 +44,21 @@ def test_demo_writes_fused_scene(tmp_path, capsys):
     assert y[hot].mean() > y.mean() + 20
     assert main(["demo", "-o", str(out), "--size", "160x128"]) == 2
     assert "already exists" in capsys.readouterr().err
+
+
+def test_demo_refuses_an_unwritable_output_before_any_work(tmp_path, capsys):
+    (tmp_path / "file").write_text("x")
+    assert main(["demo", "-o", str(tmp_path / "file" / "demo")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "file/demo: cannot be created" in err and "\n" not in err and "Traceback" not in err
+
+
+def test_load_model_refuses_non_finite_weights(tmp_path):
+    import torch
+
+    net = wavecross.nn.WaveCross("tiny")
+    with torch.no_grad():
+        net.decoder.conv1[0].weight[0, 0, 0, 0] = float("inf")
+    net.save(tmp_path / "inf.safetensors")
+    with pytest.raises(WavecrossError, match=r"inf.safetensors: tensor 'decoder.conv1.0.weight' holds NaN or infinite"):
+        wavecross.load_model(weights=tmp_path / "inf.safetensors", device="cpu")

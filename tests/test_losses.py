@@ -2,7 +2,6 @@ import pytest
 import torch
 
 from wavecross.losses import (
-    fusion_loss,
     gradient_loss,
     heat_consistency_loss,
     intensity_loss,
@@ -97,17 +96,6 @@ def test_intensity_and_gradient_terms():
     assert gradient_loss(torch.zeros_like(ir), ir, vis) > 0
 
 
-def test_fusion_loss_total_is_weighted_sum():
-    from wavecross.losses import FusionLossWeights
-
-    ir, vis = torch.rand(2, 1, 32, 32, generator=_gen(6)), torch.rand(2, 1, 32, 32, generator=_gen(7))
-    f = 0.5 * (ir + vis)
-    w = FusionLossWeights(intensity=1.0, gradient=2.0, rank=3.0, energy=4.0)
-    t = fusion_loss(f, ir, vis, w, _gen())
-    expected = t["intensity"] + 2 * t["gradient"] + 3 * t["rank"] + 4 * t["energy"]
-    assert torch.isclose(t["total"], expected)
-
-
 def test_reconstruction_loss():
     x = torch.rand(2, 1, 32, 32, generator=_gen(8))
     same = reconstruction_loss(x, x)
@@ -115,3 +103,17 @@ def test_reconstruction_loss():
     worse = reconstruction_loss(torch.zeros_like(x), x, eps=2.0)
     assert worse["total"] == pytest.approx((worse["pixel"] + 2 * worse["ssim"]).item())
     assert worse["pixel"] > 0 and worse["ssim"] > 0
+
+
+def test_minmax_saliency_finds_the_warmest_object_of_a_dark_scene():
+    from wavecross.losses.heat import normalize_ir
+
+    ir = torch.full((1, 1, 8, 8), 0.05)
+    ir[..., 2:4, 2:4] = 0.25  # a person in a dark night scene: far below t = 0.6 on the absolute scale
+    absolute = thermal_saliency(ir)
+    relative = thermal_saliency(ir, norm="minmax")
+    assert absolute.max() < 0.05  # ignored
+    assert relative[..., 2, 2] > 0.95 and relative[..., 0, 0] < 0.01  # the person is the heat source
+    assert torch.equal(normalize_ir(ir, "none"), ir)
+    flat = normalize_ir(torch.full((1, 1, 4, 4), 0.3), "minmax")
+    assert torch.isfinite(flat).all()

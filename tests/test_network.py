@@ -4,12 +4,14 @@ import torch
 from wavecross.nn import (
     PRESETS,
     CrossAttentionFusion,
+    CrossAttentionStage,
     FusionDecoder,
     ModalityAutoencoder,
     ModalityEncoder,
     MultiHeadAttention,
     PatchEmbed,
     PatchUnembed,
+    TransformerBlock,
     WaveCross,
     WaveCrossConfig,
     WaveletAttention,
@@ -166,3 +168,192 @@ def test_config_round_trip_and_unknown_key():
     assert cfg.dim == 512 and cfg.heads == 16 and cfg.channels == 128
     with pytest.raises(ValueError, match="chanels"):
         WaveCrossConfig.from_dict({"chanels": 3})
+
+
+# ---- values, not only shapes: each module computes what the method text says, with the right inputs ------------
+
+
+def _capture(module: torch.nn.Module, store: dict, key: str) -> None:
+    """Record the positional inputs and the output of each call of ``module`` under ``store[key]``."""
+    module.register_forward_hook(lambda m, args, out: store.__setitem__(key, (args, out)))
+
+
+@pytest.mark.parametrize("scale", ["dim", "head"])
+def test_attention_matches_a_hand_computed_softmax(scale):
+    torch.manual_seed(0)
+    dim, heads, b, nq, nk = 16, 4, 2, 5, 7
+    attn = MultiHeadAttention(dim, heads, scale=scale).eval()
+    query, context = torch.randn(b, nq, dim), torch.randn(b, nk, dim)
+    wq, bq = attn.q.weight, attn.q.bias
+    wk, wv = attn.kv.weight[:dim], attn.kv.weight[dim:]  # the kv projection: keys first, then values
+    bk, bv = attn.kv.bias[:dim], attn.kv.bias[dim:]
+    hd = dim // heads
+    factor = dim**-0.5 if scale == "dim" else hd**-0.5
+    heads_out = []
+    for h in range(heads):
+        cols = slice(h * hd, (h + 1) * hd)  # head h works on its own partition of the token dimension
+        q = query @ wq[cols].T + bq[cols]
+        k = context @ wk[cols].T + bk[cols]
+        v = context @ wv[cols].T + bv[cols]
+        weights = torch.softmax(q @ k.transpose(1, 2) * factor, dim=-1)
+        heads_out.append(weights @ v)
+    expected = attn.proj(torch.cat(heads_out, dim=-1))
+    with torch.no_grad():
+        torch.testing.assert_close(attn(query, context), expected, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(attn(query), attn(query, query))  # self-attention: the queries are the context
+
+
+def test_cross_block_queries_x_and_reads_keys_values_from_context():
+    torch.manual_seed(1)
+    block = TransformerBlock(16, 4, mlp_ratio=0, cross=True).eval()
+    x, context = torch.randn(1, 6, 16), torch.randn(1, 9, 16)
+    with torch.no_grad():
+        expected = x + block.attn(block.norm_q(x), block.norm_kv(context))
+        torch.testing.assert_close(block(x, context), expected)
+        # Every output token depends on its own query token only (and on all the context): change one query token
+        # and only that output token changes.
+        moved = x.clone()
+        moved[0, 2] += 1.0
+        changed = (block(moved, context) - block(x, context)).abs().sum(-1)[0]
+        assert changed[2] > 0 and torch.count_nonzero(changed) == 1
+
+
+def test_cross_attention_stage_routes_ir_and_visible_as_the_text_says():
+    """CA1: IR queries visible; CA2: visible queries IR; P = CA1 + CA2; CA3: P queries IR; CA4: P queries visible;
+    fused = F + FFN(LN(F)) with F = CA3 + CA4."""
+    torch.manual_seed(2)
+    stage = CrossAttentionStage(TINY).eval()
+    seen: dict = {}
+    for name in ("ca1", "ca2", "ca3", "ca4"):
+        _capture(getattr(stage, name), seen, name)
+    ir, vis = torch.randn(2, 12, TINY.dim), torch.randn(2, 12, TINY.dim)
+    with torch.no_grad():
+        out = stage(ir, vis)
+    shared = seen["ca1"][1] + seen["ca2"][1]
+    expected_inputs = {"ca1": (ir, vis), "ca2": (vis, ir), "ca3": (shared, ir), "ca4": (shared, vis)}
+    for name, (queries, keys_values) in expected_inputs.items():
+        args = seen[name][0]
+        assert torch.equal(args[0], queries) and torch.equal(args[1], keys_values), name
+    fused = seen["ca3"][1] + seen["ca4"][1]
+    with torch.no_grad():
+        torch.testing.assert_close(out, fused + stage.ffn(stage.norm(fused)))
+
+
+def test_later_cross_stages_refine_the_fused_tokens_against_both_modalities():
+    torch.manual_seed(3)
+    fusion = CrossAttentionFusion(WaveCrossConfig(**{**TINY.to_dict(), "cross_depth": 2})).eval()
+    seen: dict = {}
+    _capture(fusion.stages[0], seen, "first")
+    _capture(fusion.stages[1], seen, "second")
+    ir, vis = torch.randn(1, 8, TINY.dim), torch.randn(1, 8, TINY.dim)
+    with torch.no_grad():
+        out = fusion(ir, vis)
+    first = seen["first"][1]
+    assert torch.equal(seen["first"][0][0], ir) and torch.equal(seen["first"][0][1], vis)
+    assert torch.equal(seen["second"][0][0], first + ir) and torch.equal(seen["second"][0][1], first + vis)
+    assert torch.equal(out, seen["second"][1])
+
+
+@pytest.mark.parametrize(("kind", "attended", "convolved"), [("low", "LL", "details"), ("high", "details", "LL")])
+def test_wa_attends_and_convolves_the_right_bands(kind, attended, convolved):
+    """WA-L: attention on LL, convolution on LH/HL/HH; WA-H the opposite; the output is the inverse DWT of both."""
+    from wavecross.nn import haar_dwt, haar_iwt
+
+    torch.manual_seed(4)
+    wa = WaveletAttention(TINY, kind).eval()
+    seen: dict = {}
+    _capture(wa.attention, seen, "attention")
+    _capture(wa.conv, seen, "conv")
+    x = torch.randn(2, TINY.channels, 16, 24)
+    with torch.no_grad():
+        out = wa(x)
+        ll, lh, hl, hh = haar_dwt(wa.norm(x))
+    bands = {"LL": ll, "details": torch.cat((lh, hl, hh), dim=0)}
+    assert torch.equal(seen["attention"][0][0], bands[attended])
+    assert torch.equal(seen["conv"][0][0], bands[convolved])
+    new = {attended: seen["attention"][1], convolved: seen["conv"][1]}
+    torch.testing.assert_close(out, haar_iwt(new["LL"], *new["details"].split(2, dim=0), size=(16, 24)))
+
+
+def test_wavecross_forward_wires_each_modality_through_its_own_branch():
+    """Encoders → WA-L (IR) / WA-H (visible) → embeddings → cross-attention (IR first) → decoder with the deep and
+    shallow features of each modality in their places."""
+    torch.manual_seed(5)
+    net = WaveCross(TINY).eval()
+    assert net.wa_ir.kind == "low" and net.wa_vis.kind == "high"
+    seen: dict = {}
+    for name in (
+        "encoder_ir",
+        "encoder_vis",
+        "wa_ir",
+        "wa_vis",
+        "embed_ir",
+        "embed_vis",
+        "cross",
+        "unembed",
+        "decoder",
+    ):
+        _capture(getattr(net, name), seen, name)
+    m = TINY.size_multiple  # sizes that need no padding inside, so the encoders see the inputs themselves
+    ir, vis = torch.rand(1, 1, m, 2 * m), torch.rand(1, 1, m, 2 * m)
+    with torch.no_grad():
+        out = net(ir, vis)
+    assert torch.equal(seen["encoder_ir"][0][0], ir) and torch.equal(seen["encoder_vis"][0][0], vis)
+    (shallow_ir, deep_ir), (shallow_vis, deep_vis) = seen["encoder_ir"][1], seen["encoder_vis"][1]
+    assert torch.equal(seen["wa_ir"][0][0], deep_ir) and torch.equal(seen["wa_vis"][0][0], deep_vis)
+    assert torch.equal(seen["embed_ir"][0][0], seen["wa_ir"][1])
+    assert torch.equal(seen["embed_vis"][0][0], seen["wa_vis"][1])
+    assert torch.equal(seen["cross"][0][0], seen["embed_ir"][1])
+    assert torch.equal(seen["cross"][0][1], seen["embed_vis"][1])
+    assert torch.equal(seen["unembed"][0][0], seen["cross"][1])
+    for got, expected in zip(
+        seen["decoder"][0], (seen["unembed"][1], deep_ir, deep_vis, shallow_ir, shallow_vis), strict=True
+    ):
+        assert torch.equal(got, expected)
+    assert torch.equal(out, seen["decoder"][1])
+
+
+def test_every_decoder_input_reaches_the_output():
+    torch.manual_seed(6)
+    decoder = FusionDecoder(TINY).eval()
+    c, s = TINY.channels, TINY.shallow_channels
+    inputs = [torch.randn(1, c, 4, 6), torch.randn(1, c, 4, 6), torch.randn(1, c, 4, 6)]
+    inputs += [torch.randn(1, s, 32, 48), torch.randn(1, s, 32, 48)]
+    seen: dict = {}
+    _capture(decoder.conv1, seen, "conv1")
+    _capture(decoder.conv5, seen, "conv5")
+    with torch.no_grad():
+        base = decoder(*inputs)
+        for i in range(5):
+            changed = list(inputs)
+            changed[i] = torch.zeros_like(inputs[i])
+            assert (decoder(*changed) - base).abs().max() > 1e-4, f"decoder input {i} does not reach the output"
+        decoder(*inputs)
+    fused, deep_ir, deep_vis, shallow_ir, shallow_vis = inputs
+    torch.testing.assert_close(seen["conv1"][0][0], fused + (deep_ir + deep_vis))
+    skip = seen["conv5"][0][0]  # both shallow features are concatenated for conv5 (not only added after it)
+    assert torch.equal(skip[:, s : 2 * s], shallow_ir) and torch.equal(skip[:, 2 * s :], shallow_vis)
+
+
+def test_shipped_weights_still_fit_the_wiring():
+    """The shipped network on a fixed synthetic pair: any change of wiring (swapped modalities or bands, a dropped
+    skip) breaks the trained weights and moves these statistics far beyond the tolerance."""
+    import numpy as np
+
+    import wavecross
+    from wavecross.data import luminance, synthetic_pair
+
+    ir, vis = synthetic_pair(96, 128, seed=11)
+    a = torch.from_numpy(ir / np.float32(255))[None, None]
+    b = torch.from_numpy(luminance(vis) / np.float32(255))[None, None]
+    with torch.no_grad():
+        out = wavecross.load_model(device="cpu")(a, b)[0, 0].double()
+    corr = lambda x, y: float(torch.corrcoef(torch.stack((x.flatten(), y.flatten())))[0, 1])  # noqa: E731
+    stats = [out.mean().item(), out.std().item(), corr(out, a[0, 0].double()), corr(out, b[0, 0].double())]
+    assert stats == pytest.approx(SHIPPED_STATS, abs=2e-3)
+
+
+# Mean, std, correlation with IR and with visible Y of the shipped model's output, recorded with the wiring of
+# docs/DESIGN.md (re-record them when the shipped weights change). Swapping CA1/CA2's modalities moves them by
+# 0.06, CA3/CA4's by 0.09, WA-L/WA-H by 0.2, the decoder's shallow skips by 0.6: far beyond the tolerance.
+SHIPPED_STATS = [0.41537, 0.13085, 0.72714, 0.01995]

@@ -22,6 +22,7 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from .data import synthetic_pair, write_image
+    from .data.io import check_writable
     from .fuse_cli import _panel
     from .hub import load_model
     from .inference import fuse
@@ -33,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
     if min(width, height) < 16:
         raise WavecrossError(f"--size {args.size}: both sides must be at least 16 pixels.")
     out = Path(args.output)
+    check_writable(out)
     for name in FILES:
         if (out / name).exists() and not args.overwrite:
             raise WavecrossError(f"{out / name}: already exists; choose another -o folder or pass --overwrite.")

@@ -3,26 +3,30 @@
 Inputs are matched by file stem (fused ``.png`` against ``.jpg`` sources is fine); colour images are evaluated on
 their BT.601 Y rounded to 8 bits, as the reference codes see them. The result layout (also the JSON file) is
 ``{method: {"per_image": {file name: {metric: value}}, "mean": {metric: value}}}`` with NaN for undefined values
-(``null`` in JSON). Means are over the images where the metric is defined.
+(``null`` in JSON). A value that is not finite is undefined too: PSNR of an all-black fused image under the cddfuse
+convention (its peak, max F, is 0) or of a fused image equal to both sources (MSE 0) is NaN, not ±inf, and no
+warning is printed. Means are over the images where the metric is defined.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import io
 import json
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .data.io import is_image_file, luminance_u8, read_image
+from .data.io import check_writable, is_image_file, luminance_u8, read_image, write_text
 from .data.pairs import Pair, find_pairs
 from .errors import WavecrossError
+from .fuse_cli import add_max_pixels, max_pixels
 
 Results = dict[str, dict[str, Any]]
 
@@ -44,7 +48,7 @@ def _fused_index(folder: Path, method: str) -> dict[str, Path]:
     return index
 
 
-def _match(pairs: list[Pair], fused: dict[str, Path]) -> dict[str, dict[str, Path]]:
+def match_fused(pairs: list[Pair], fused: dict[str, Path]) -> dict[str, dict[str, Path]]:
     """Fused file of every pair for every method; one error naming all missing files."""
     matched: dict[str, dict[str, Path]] = {}
     missing: list[str] = []
@@ -66,8 +70,19 @@ def _match(pairs: list[Pair], fused: dict[str, Path]) -> dict[str, dict[str, Pat
     return matched
 
 
-def _grey(path: Path) -> np.ndarray:
-    return luminance_u8(read_image(path))
+def _grey(path: Path, max_pixels: int | None) -> np.ndarray:
+    return luminance_u8(read_image(path, max_pixels))
+
+
+def _finite_or_nan(fn: Callable[[Any], float]) -> Callable[[Any], float]:
+    """``fn`` with a non-finite value reported as undefined (NaN), without numpy's warnings (log10 of 0...)."""
+
+    def run(t: Any) -> float:
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # per thread: set where fn runs
+            value = float(fn(t))
+        return value if math.isfinite(value) else math.nan
+
+    return run
 
 
 def _nanmean(values: list[float]) -> float:
@@ -82,20 +97,24 @@ def evaluate_folders(
     convention: str = "cddfuse",
     metrics: Sequence[str] | None = None,
     progress: bool = True,
+    max_pixels: int | None = None,
 ) -> Results:
     """Metrics of every fused folder in ``fused`` (method name → folder) against the pairs of ir/vis folders.
 
     Returns ``{method: {"per_image": {file name: {metric: value}}, "mean": {metric: value}}}``; NaN marks an
-    undefined value. Raises :class:`WavecrossError` for unknown metrics/conventions, missing or unreadable files
-    and size mismatches (the message names the file).
+    undefined (or non-finite) value. Raises :class:`WavecrossError` for unknown metrics/conventions, an empty metric
+    list, missing or unreadable files and size mismatches (the message names the file). ``max_pixels``: see
+    :func:`~wavecross.data.io.read_image`.
     """
     from .metrics import Triple, evaluate_triple, resolve
 
-    chosen = resolve(metrics, convention)
+    if metrics is not None and not list(metrics):
+        raise WavecrossError("no metric named; pass metric names (e.g. --metrics EN,SD) or omit --metrics.")
+    chosen = {n: dataclasses.replace(m, fn=_finite_or_nan(m.fn)) for n, m in resolve(metrics, convention).items()}
     if not fused:
         raise WavecrossError("no fused folder given; pass --fused DIR or --fused NAME=DIR.")
     pairs = find_pairs(ir_dir, vis_dir)
-    matched = _match(pairs, fused)
+    matched = match_fused(pairs, fused)
     results: Results = {m: {"per_image": {}, "mean": {}} for m in fused}
     bar = None
     if progress:
@@ -104,7 +123,7 @@ def evaluate_folders(
         bar = tqdm(total=len(pairs) * len(fused), desc="evaluate", unit="img", file=sys.stderr)
     try:
         for pair in pairs:
-            ir, vis = _grey(pair.ir), _grey(pair.vis)
+            ir, vis = _grey(pair.ir, max_pixels), _grey(pair.vis, max_pixels)
             if ir.shape != vis.shape:
                 raise WavecrossError(
                     f"{pair.vis}: size {vis.shape[1]}×{vis.shape[0]} differs from {pair.ir} "
@@ -113,7 +132,7 @@ def evaluate_folders(
             sources: Triple | None = None
             for method in fused:
                 path = matched[method][pair.name]
-                f = _grey(path)
+                f = _grey(path, max_pixels)
                 if f.shape != ir.shape:
                     raise WavecrossError(
                         f"{path}: size {f.shape[1]}×{f.shape[0]} differs from its source pair "
@@ -284,25 +303,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--csv", metavar="FILE", help="write the per-image and mean values as CSV")
     parser.add_argument("--markdown", metavar="FILE", help="write mean and per-image tables as Markdown")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    add_max_pixels(parser)
 
 
 def _write(path: str, text: str) -> None:
-    target = Path(path)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
-    except OSError as exc:
-        raise WavecrossError(f"{target}: cannot write ({exc.strerror}); choose a writable path.") from None
+    """Atomically, so an interrupted or failed write leaves no truncated file."""
+    write_text(path, text if text.endswith("\n") else text + "\n")
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``wavecross evaluate``."""
     from .metrics import retain_freed_memory
 
+    limit = max_pixels(args)
+    outputs = [Path(p) for p in (args.json, args.csv, args.markdown) if p]
+    for path in outputs:  # before the long computation, not after it
+        if path.is_dir():
+            raise WavecrossError(f"{path}: is a folder; give a file name.")
+        check_writable(path.parent, path)
     retain_freed_memory()  # a batch job over many images: keep freed arrays for reuse instead of re-faulting them
     metrics = None
-    if args.metrics:
+    if args.metrics is not None:
         metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
+        if not metrics:
+            raise WavecrossError(f"--metrics {args.metrics!r} names no metric; list names such as EN,SD,SF.")
     results = evaluate_folders(
         args.ir,
         args.vis,
@@ -310,6 +334,7 @@ def run(args: argparse.Namespace) -> int:
         convention=args.convention,
         metrics=metrics,
         progress=not args.no_progress,
+        max_pixels=limit,
     )
     if args.json:
         _write(args.json, to_json(results))

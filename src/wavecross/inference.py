@@ -12,7 +12,8 @@ chosen automatically above :data:`AUTO_TILE_PIXELS` or set with ``tile``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .data.io import is_grey, luminance, read_image, rgb_to_ycbcr, to_unit, ycbcr_to_rgb
+from .data.io import from_pil, is_grey, luminance, read_image, rgb_to_ycbcr, to_unit, ycbcr_to_rgb
 from .errors import WavecrossError
 from .hub import load_model
 from .nn import WaveCross
@@ -124,41 +125,51 @@ def get_fuser(
         if method not in BASELINES:
             raise WavecrossError(f"unknown method {method!r}; choose wavecross or one of {', '.join(BASELINES)}.")
         return BASELINES[method]
-    if model is None:
-        model = load_model(device=device, weights=weights)
-    net = model.eval()
+    net = model if model is not None else load_model(device=device, weights=weights)
 
     def fuse_luminance(ir: np.ndarray, vis: np.ndarray) -> np.ndarray:
         a = torch.from_numpy(np.ascontiguousarray(ir, dtype=np.float32))[None, None]
         b = torch.from_numpy(np.ascontiguousarray(vis, dtype=np.float32))[None, None]
-        return fuse_tensors(net, a, b, tile=tile, precision=precision)[0, 0].numpy()
+        with eval_mode(net):
+            return fuse_tensors(net, a, b, tile=tile, precision=precision)[0, 0].numpy()
 
     return fuse_luminance
+
+
+@contextmanager
+def eval_mode(model: torch.nn.Module) -> Iterator[torch.nn.Module]:
+    """``model`` in eval mode inside the block, then every submodule back in its own mode: a caller's training
+    model (perhaps with frozen parts in eval mode) is left exactly as it was."""
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        yield model
+    finally:
+        for module, training in modes:
+            module.training = training
 
 
 # --- the user-facing function -------------------------------------------------------------------------------
 
 
-def _as_array(x: Any, name: str) -> tuple[np.ndarray, str]:
-    """Input → (H, W) or (H, W, 3) array, plus its kind: ``path``, ``pil``, ``numpy`` or ``tensor``."""
+def _as_array(x: Any, name: str) -> tuple[np.ndarray, str, str]:
+    """Input → (H, W) or (H, W, 3) array, its kind (``path``, ``pil``, ``numpy`` or ``tensor``) and its name in
+    messages (the file name for paths). PIL images are converted exactly as :func:`read_image` converts files."""
     if isinstance(x, (str, Path)):
-        return read_image(x), "path"
+        return read_image(x), "path", str(x)
     if isinstance(x, np.ndarray):
-        return _check_layout(x, name), "numpy"
+        return _check_layout(x, name), "numpy", name
     if isinstance(x, Tensor):
         t = x.detach().cpu()
         if t.ndim == 4 and t.shape[0] == 1:
             t = t[0]
         if t.ndim == 3 and t.shape[0] in (1, 3):
             t = t.permute(1, 2, 0)
-        return _check_layout(t.float().numpy(), name), "tensor"
-    try:
-        from PIL import Image
+        return _check_layout(t.float().numpy(), name), "tensor", name
+    from PIL import Image
 
-        if isinstance(x, Image.Image):
-            return _check_layout(np.asarray(x.convert("RGB") if x.mode not in ("L", "I;16", "RGB") else x), name), "pil"
-    except ImportError:  # pragma: no cover - Pillow is a dependency
-        pass
+    if isinstance(x, Image.Image):
+        return from_pil(x, name), "pil", name
     raise WavecrossError(f"{name}: unsupported input type {type(x).__name__}; pass a path, PIL image, array or tensor.")
 
 
@@ -176,22 +187,23 @@ def _check_layout(arr: np.ndarray, name: str) -> np.ndarray:
 
 def _prepare(ir: Any, vis: Any, gray: bool, index: int = 0) -> dict[str, Any]:
     tag = "" if index == 0 else f" #{index}"
-    ir_arr, _ = _as_array(ir, "ir" + tag)
-    vis_arr, kind = _as_array(vis, "vis" + tag)
+    ir_arr, _, ir_name = _as_array(ir, "ir" + tag)
+    vis_arr, kind, vis_name = _as_array(vis, "vis" + tag)
     if ir_arr.shape[:2] != vis_arr.shape[:2]:
         raise WavecrossError(
             f"IR{tag} is {ir_arr.shape[1]}×{ir_arr.shape[0]} but visible{tag} is {vis_arr.shape[1]}×"
             f"{vis_arr.shape[0]}; the two images of a pair must have the same size (register/resize them first)."
         )
-    vis_unit = to_unit(vis_arr, "vis" + tag)
+    vis_unit = to_unit(vis_arr, vis_name)
     colour = vis_unit.ndim == 3 and not is_grey(vis_arr) and not gray
     ycc = rgb_to_ycbcr(vis_unit) if vis_unit.ndim == 3 else None
     return {
-        "ir": luminance(to_unit(ir_arr, "ir" + tag)).astype(np.float32),
+        "ir": luminance(to_unit(ir_arr, ir_name)).astype(np.float32),
         "vis": (ycc[..., 0] if ycc is not None else vis_unit).astype(np.float32),
         "ycc": ycc if colour else None,
         "kind": kind,
         "dtype": vis_arr.dtype,
+        "name": ir_name if isinstance(ir, (str, Path)) else f"pair #{index}",
     }
 
 
@@ -207,14 +219,20 @@ def fuse_batch(
     gray: bool = False,
     weights: str | Path | None = None,
     batch_size: int = 4,
+    names: Sequence[str] | None = None,
 ) -> list[Any]:
-    """:func:`fuse` for many pairs; pairs of equal size go through the network ``batch_size`` at a time."""
+    """:func:`fuse` for many pairs; pairs of equal size go through the network ``batch_size`` at a time.
+
+    ``names`` label the pairs in error messages (default: the IR file name, or ``pair #i``).
+    """
     if len(irs) != len(viss):
         raise WavecrossError(f"got {len(irs)} IR images but {len(viss)} visible images; pass one of each per pair.")
     items = [_prepare(a, b, gray, i) for i, (a, b) in enumerate(zip(irs, viss, strict=True))]
+    for item, name in zip(items, names or (), strict=False):
+        item["name"] = name
     fused: list[np.ndarray | None] = [None] * len(items)
     if method == "wavecross":
-        net = (model if model is not None else load_model(device=device, weights=weights)).eval()
+        net = model if model is not None else load_model(device=device, weights=weights)
         by_size: dict[tuple[int, int], list[int]] = {}
         for i, item in enumerate(items):
             by_size.setdefault(item["ir"].shape, []).append(i)
@@ -223,12 +241,19 @@ def fuse_batch(
                 chunk = indices[k : k + batch_size]
                 a = torch.from_numpy(np.stack([items[i]["ir"] for i in chunk]))[:, None]
                 b = torch.from_numpy(np.stack([items[i]["vis"] for i in chunk]))[:, None]
-                out = fuse_tensors(net, a, b, tile=tile, precision=precision)[:, 0].numpy()
+                with eval_mode(net):
+                    out = fuse_tensors(net, a, b, tile=tile, precision=precision)[:, 0].numpy()
                 for i, f in zip(chunk, out, strict=True):
                     fused[i] = f
     else:
         fuser = get_fuser(method)
         fused = [fuser(item["ir"], item["vis"]) for item in items]
+    for f, item in zip(fused, items, strict=True):
+        if not np.isfinite(f).all():  # NaN would silently become black pixels in the uint8 output
+            raise WavecrossError(
+                f"{item['name']}: the fused image has NaN or infinite values (the network's output is not finite); "
+                "use precision fp32, or check the model's weights."
+            )
     return [_finish(np.clip(f, 0.0, 1.0), item) for f, item in zip(fused, items, strict=True)]
 
 
@@ -257,11 +282,14 @@ def fuse(
     """Fuse an IR image with a visible image.
 
     Inputs may be paths, PIL images, numpy arrays (uint8, uint16, or float in [0, 1]) or tensors ((H, W),
-    (C, H, W) or (1, C, H, W), float in [0, 1]). The result has the visible input's kind: a PIL image for PIL,
-    an array of the same dtype for arrays (uint16 output spans 0–65535), a float tensor (C, H, W) for tensors, and a
-    ``uint8`` array for paths. It is colour (H, W, 3) when the visible image is colour and ``gray`` is false, else
-    grey (H, W). ``model=None`` uses the shipped model (loaded once per call: keep a model from
-    :func:`~wavecross.load_model` for many calls). ``method`` may name a classical baseline instead.
+    (C, H, W) or (1, C, H, W), float in [0, 1]). Files and PIL images are read alike: EXIF orientation applied,
+    16-bit modes (``I;16``, ``I``) robustly normalised, mode ``F`` taken as floats in [0, 1]; files larger than
+    :data:`wavecross.data.io.MAX_PIXELS` are refused before decoding. The result has the visible input's kind: a
+    PIL image for PIL, an array of the same dtype for arrays (uint16 output spans 0–65535), a float tensor
+    (C, H, W) for tensors, and a ``uint8`` array for paths. It is colour (H, W, 3) when the visible image is colour
+    and ``gray`` is false, else grey (H, W). ``model=None`` uses the shipped model (loaded once per call: keep a
+    model from :func:`~wavecross.load_model` for many calls); a ``model`` given is run in eval mode and left in the
+    mode it was in. ``method`` may name a classical baseline instead.
     """
     return fuse_batch(
         [ir],

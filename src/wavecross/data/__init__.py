@@ -2,7 +2,7 @@
 
 from .dataset import PairedImageDataset
 from .io import luminance, luminance_u8, read_image, rgb_to_ycbcr, to_unit, write_image, ycbcr_to_rgb
-from .pairs import Pair, find_pairs
+from .pairs import Pair, find_pairs, load_pair_set
 from .synthetic import SyntheticPairDataset, synthetic_pair
 
 __all__ = [
@@ -10,6 +10,7 @@ __all__ = [
     "PairedImageDataset",
     "SyntheticPairDataset",
     "find_pairs",
+    "load_pair_set",
     "luminance",
     "luminance_u8",
     "read_image",

@@ -209,15 +209,27 @@ class PairedImageDataset(Dataset):
         """Memory held by the decoded images."""
         return sum(a.data.nbytes + b.data.nbytes for a, b in zip(self._ir, self._vis, strict=True))
 
+    @property
+    def groups(self) -> list[list[int]]:
+        """Item indices of each root, in the order of the roots (for sampling the roots evenly)."""
+        by_root: dict[str, list[int]] = {}
+        for i, name in enumerate(self.names):
+            by_root.setdefault(name.rsplit("/", 1)[0], []).append(i)
+        return list(by_root.values())
+
     def __len__(self) -> int:
         return len(self.names)
 
     def __getitem__(self, index: int) -> Item:
-        if not 0 <= index < len(self.names):
-            raise IndexError(f"index {index} out of range for {len(self.names)} pairs")
+        """Item ``index``; in the train split an index ``i + k·len(self)`` draws pair ``i`` again with a crop of its
+        own, so a sampler can repeat a pair within an epoch (even sampling of roots of different sizes)."""
+        n = len(self.names)
+        if index < 0 or (index >= n and self.split != "train"):
+            raise IndexError(f"index {index} out of range for {n} pairs")
+        draw, index = index, index % n
         ir, vis = self._ir[index].data, self._vis[index].data
         train = self.split == "train"
-        rng = np.random.default_rng([self.seed, index, self.epoch]) if train else None
+        rng = np.random.default_rng([self.seed, draw, self.epoch]) if train else None
         window = _window(ir.shape, self.crop, rng)
         ir_w, vis_w = _take(ir, window, self.crop), _take(vis, window, self.crop)
         if rng is not None and self.augment:

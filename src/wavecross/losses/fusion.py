@@ -15,7 +15,8 @@ from .intensity import gradient_loss, intensity_loss
 class FusionLossWeights:
     """Weights of L_all = intensity·L1(F, max) + gradient·L_grad + rank·L_rank + energy·L_energy.
 
-    ``rank`` and ``energy`` are λ1 and λ2 of L_heat; pair counts are per batch.
+    ``rank`` and ``energy`` are λ1 and λ2 of L_heat; pair counts are per batch; ``saliency_norm`` is how IR is
+    normalised before the saliency S of the rank weights (:func:`~wavecross.losses.heat.normalize_ir`).
     """
 
     intensity: float = 1.0
@@ -24,6 +25,7 @@ class FusionLossWeights:
     energy: float = 1.0
     rank_random_pairs: int = 4096
     rank_neighbour_pairs: int = 4096
+    saliency_norm: str = "none"
 
 
 def fusion_loss(
@@ -35,7 +37,9 @@ def fusion_loss(
 ) -> dict[str, Tensor]:
     """All terms of L_all, unweighted, plus ``total`` (weighted sum) for backward."""
     w = weights or FusionLossWeights()
-    heat = heat_consistency_loss(fused, ir, w.rank, w.energy, generator, w.rank_random_pairs, w.rank_neighbour_pairs)
+    heat = heat_consistency_loss(
+        fused, ir, w.rank, w.energy, generator, w.rank_random_pairs, w.rank_neighbour_pairs, w.saliency_norm
+    )
     terms = {
         "intensity": intensity_loss(fused, ir, vis),
         "gradient": gradient_loss(fused, ir, vis),

@@ -10,10 +10,29 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+SALIENCY_NORMS = ("none", "minmax")
 
-def thermal_saliency(ir: Tensor, k: float = 10.0, t: float = 0.6) -> Tensor:
-    """S = sigmoid(k·(IR − t)): ≈1 on heat sources (IR above t), ≈0 on cold background; IR in [0, 1]."""
-    return torch.sigmoid(k * (ir - t))
+
+def normalize_ir(ir: Tensor, mode: str = "none") -> Tensor:
+    """The "normalized grayscale" the saliency is computed on: ``none`` keeps IR's [0, 1] scale, ``minmax``
+    stretches each image of the batch to [0, 1] (its coldest pixel 0, its hottest 1)."""
+    if mode == "none":
+        return ir
+    if mode != "minmax":
+        raise ValueError(f"saliency normalisation must be one of {SALIENCY_NORMS}, not {mode!r}")
+    flat = ir.flatten(1)
+    lo, hi = flat.min(1).values, flat.max(1).values
+    shape = (-1,) + (1,) * (ir.ndim - 1)
+    return (ir - lo.view(shape)) / (hi - lo).clamp_min(1e-6).view(shape)
+
+
+def thermal_saliency(ir: Tensor, k: float = 10.0, t: float = 0.6, norm: str = "none") -> Tensor:
+    """S = sigmoid(k·(IR_norm − t)): ≈1 on heat sources (IR above t), ≈0 on cold background; IR in [0, 1].
+
+    ``norm`` selects IR_norm (:func:`normalize_ir`): with ``minmax`` the threshold t is relative to each image's
+    own range, so the warmest objects of a dark night scene count as heat sources too.
+    """
+    return torch.sigmoid(k * (normalize_ir(ir, norm) - t))
 
 
 def sample_pairs(
@@ -43,6 +62,7 @@ def rank_loss(
     generator: torch.Generator | None = None,
     k: float = 10.0,
     t: float = 0.6,
+    saliency_norm: str = "none",
 ) -> Tensor:
     """Saliency-weighted ranking loss: mean over pairs (i, j) of ω_ij · max(0, −(IR_i − IR_j)(F_i − F_j)).
 
@@ -54,7 +74,7 @@ def rank_loss(
     b, _, h, w = ir.shape
     i, j = (idx.to(ir.device) for idx in sample_pairs(h, w, n_random, n_neighbour, generator))
     ir_flat, f_flat = ir.reshape(b, -1), fused.reshape(b, -1)
-    sal = thermal_saliency(ir_flat, k, t)
+    sal = thermal_saliency(ir_flat, k, t, saliency_norm)
     weight = 0.5 * (sal[:, i] + sal[:, j])
     violation = F.relu(-(ir_flat[:, i] - ir_flat[:, j]) * (f_flat[:, i] - f_flat[:, j]))
     return (weight * violation).mean()
@@ -78,8 +98,9 @@ def heat_consistency_loss(
     generator: torch.Generator | None = None,
     n_random: int = 4096,
     n_neighbour: int = 4096,
+    saliency_norm: str = "none",
 ) -> dict[str, Tensor]:
     """L_heat = λ1·L_rank + λ2·L_energy; returns ``rank``, ``energy`` and ``total``."""
-    rank = rank_loss(fused, ir, n_random, n_neighbour, generator)
+    rank = rank_loss(fused, ir, n_random, n_neighbour, generator, saliency_norm=saliency_norm)
     energy = local_energy_loss(fused, ir)
     return {"rank": rank, "energy": energy, "total": rank_weight * rank + energy_weight * energy}

@@ -47,7 +47,8 @@ def save_weights(model: nn.Module, path: str | Path, half: bool = False, extra: 
 
 
 def read_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """Tensors and metadata of a safetensors file; a missing or corrupt file is a :class:`WavecrossError`."""
+    """Tensors and metadata of a safetensors file; a missing or corrupt file, or a tensor holding NaN or infinite
+    values (a diverged run, a damaged file), is a :class:`WavecrossError` naming the file."""
     path = Path(path)
     if not path.is_file():
         raise WavecrossError(
@@ -58,12 +59,19 @@ def read_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, s
 
         with safe_open(str(path), framework="pt") as f:
             metadata = dict(f.metadata() or {})
-        return load_file(str(path)), metadata
+        tensors = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
         raise WavecrossError(
-            f"{path}: not a readable safetensors weights file ({exc}); point to a file written "
+            f"{path}: not a readable safetensors weights file ({_one_line(exc)}); point to a file written "
             "by wavecross train or WaveCross.save."
         ) from None
+    bad = [k for k, v in tensors.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise WavecrossError(
+            f"{path}: tensor {bad[0]!r}{f' and {len(bad) - 1} more' if len(bad) > 1 else ''} holds NaN or "
+            "infinite values (a diverged training run or a damaged file); use another weights file."
+        )
+    return tensors, metadata
 
 
 def load_weights(path: str | Path, map_location: str = "cpu") -> nn.Module:
@@ -73,10 +81,23 @@ def load_weights(path: str | Path, map_location: str = "cpu") -> nn.Module:
     tensors, metadata = read_weights(path)
     if "config" not in metadata:
         raise WavecrossError(f"{path}: has no model config in its metadata; it was not written by wavecross.")
-    model = WaveCross(json.loads(metadata["config"]))
+    try:
+        config = json.loads(metadata["config"])
+        if not isinstance(config, dict):
+            raise TypeError(f"a JSON {type(config).__name__}, not an object")
+        model = WaveCross(config)
+    except (ValueError, TypeError) as exc:  # invalid JSON, unknown keys, values of the wrong type
+        raise WavecrossError(
+            f"{path}: the model config in its metadata is invalid ({_one_line(exc)}); it was not written by this "
+            "version of wavecross, or was edited."
+        ) from None
     state = {k: v.float() if v.is_floating_point() else v for k, v in tensors.items()}
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
-        raise WavecrossError(f"{path}: weights do not match the stored config ({str(exc)[:160]}).") from None
+        raise WavecrossError(f"{path}: weights do not match the stored config ({_one_line(exc)}).") from None
     return model.to(map_location)
+
+
+def _one_line(exc: BaseException, most: int = 160) -> str:
+    return " ".join(str(exc).split())[:most]

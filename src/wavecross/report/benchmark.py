@@ -23,9 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from ..data import find_pairs, luminance_u8, read_image, write_image
-from ..data.io import is_image_file
+from ..data import find_pairs, load_pair_set, luminance_u8, read_image, write_image
+from ..data.io import check_writable, is_image_file, write_text
 from ..errors import WavecrossError
+from ..fuse_cli import add_max_pixels, max_pixels
 from . import figures
 from .html import Table, write_index
 
@@ -63,6 +64,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--grid-rows", type=int, default=4, help="images per set in the image grid")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    add_max_pixels(parser)
 
 
 def parse_fused(specs: Sequence[str]) -> dict[str, Path]:
@@ -89,11 +91,14 @@ def run(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
+    limit = max_pixels(args)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     sets = [s.strip() for s in args.sets.split(",") if s.strip()] if args.sets else None
     metrics = None
-    if args.metrics:
-        metrics = args.metrics if "," not in args.metrics else [m.strip() for m in args.metrics.split(",")]
+    if args.metrics is not None:
+        metrics = args.metrics if "," not in args.metrics else [m.strip() for m in args.metrics.split(",") if m.strip()]
+        if not metrics:
+            raise WavecrossError(f"--metrics {args.metrics!r} names no metric; give a preset, all, or metric names.")
     summary = run_benchmark(
         args.data,
         methods,
@@ -107,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         grid_rows=args.grid_rows,
         progress=not args.no_progress,
+        max_pixels=limit,
     )
     print(f"report written to {Path(args.output) / 'index.html'} ({summary['elapsed_s']:.0f} s)")
     return 0
@@ -127,12 +133,26 @@ def find_sets(data_dir: Path, only: Sequence[str] | None = None) -> list[str]:
     return found
 
 
-def _prepare_output(out_dir: Path, overwrite: bool) -> None:
+def _check_output(out_dir: Path, overwrite: bool) -> None:
     if out_dir.exists() and not out_dir.is_dir():
         raise WavecrossError(f"{out_dir}: exists and is not a folder; choose another report folder.")
     if out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite:
         raise WavecrossError(f"{out_dir}: exists and is not empty; choose a new report folder or pass --overwrite.")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    check_writable(out_dir)
+
+
+def _check_sets(
+    data_dir: Path, set_names: list[str], fused_dirs: dict[str, Path], progress: bool, max_pixels: int | None
+) -> None:
+    """Before anything is written: every pair of every set readable (sizes, pixel limit), and a fused image for
+    each pair in every published folder that has the set."""
+    from ..evaluate import match_fused
+
+    for set_name in set_names:
+        set_dir = data_dir / set_name
+        load_pair_set(set_dir, progress, f"{set_name}: checking", max_pixels)
+        pairs = find_pairs(set_dir / "ir", set_dir / "vi")
+        match_fused(pairs, {n: d / set_name for n, d in fused_dirs.items() if (d / set_name).is_dir()})
 
 
 def _environment() -> dict[str, Any]:
@@ -185,24 +205,6 @@ def _check_methods(methods: Sequence[str], fused: dict[str, Path], sets: Sequenc
                 f"--fused {name}={folder}: has none of the sets {', '.join(sets)} as a sub-folder; "
                 "lay its outputs out as DIR/<set>/<name>.png."
             )
-
-
-def load_set(
-    set_dir: Path, progress: bool = False, label: str = ""
-) -> tuple[list[str], list[np.ndarray], list[np.ndarray]]:
-    """Names and 0–255 luminance images (uint8) of one set: IR grey, visible BT.601 Y."""
-    from tqdm import tqdm
-
-    pairs = find_pairs(set_dir / "ir", set_dir / "vi")
-    names, irs, viss = [], [], []
-    for pair in tqdm(pairs, desc=f"{label}: reading", disable=not progress, leave=False):
-        ir, vis = luminance_u8(read_image(pair.ir)), luminance_u8(read_image(pair.vis))
-        if ir.shape != vis.shape:
-            raise WavecrossError(f"{pair.ir} and {pair.vis} differ in size; register/resize the pair first.")
-        names.append(Path(pair.name).stem)
-        irs.append(ir)
-        viss.append(vis)
-    return names, irs, viss
 
 
 def _run_method(
@@ -270,12 +272,14 @@ def run_benchmark(
     device: str = "cpu",
     grid_rows: int = 4,
     progress: bool = True,
+    max_pixels: int | None = None,
 ) -> dict[str, Any]:
     """Run, score and report; returns the summary also written to ``out_dir/results.json``.
 
     ``model`` (a :class:`~wavecross.nn.WaveCross`) replaces the shipped network for the ``wavecross``
     method, as tests do with an untrained tiny one; ``metrics=None`` computes every metric, thermal ones
-    included.
+    included. Everything that can be checked (options, sets, published outputs, the report folder, the weights)
+    is checked before anything is written. ``max_pixels``: see :func:`~wavecross.data.io.read_image`.
     """
     from ..inference import get_fuser
 
@@ -287,10 +291,12 @@ def run_benchmark(
     _check_methods(methods, fused_dirs, set_names)
     if sets is None:  # the sets every method covers first (the comparable ones), then by name
         set_names.sort(key=lambda s: (-sum((d / s).is_dir() for d in fused_dirs.values()), s))
-    _prepare_output(out_dir, overwrite)
     metric_names = _resolve_metrics(metrics, convention)
+    _check_sets(data_dir, set_names, fused_dirs, progress, max_pixels)
+    _check_output(out_dir, overwrite)
     kinds = _kinds(methods, fused_dirs)
     fusers = {m: get_fuser(m, model=model, device=device, weights=weights) for m in methods}
+    out_dir.mkdir(parents=True, exist_ok=True)
     summary: dict[str, Any] = {
         "created": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "data": str(data_dir),
@@ -318,10 +324,11 @@ def run_benchmark(
             kinds,
             grid_rows,
             progress,
+            max_pixels,
         )
     _write_overview(summary, out_dir, kinds)
     summary["elapsed_s"] = time.perf_counter() - started
-    (out_dir / "results.json").write_text(json.dumps(summary, indent=2, default=_jsonable), encoding="utf-8")
+    write_text(out_dir / "results.json", json.dumps(summary, indent=2, default=_jsonable))
     return summary
 
 
@@ -345,8 +352,9 @@ def _benchmark_set(
     kinds: dict[str, str],
     grid_rows: int,
     progress: bool,
+    max_pixels: int | None,
 ) -> dict[str, Any]:
-    names, irs, viss = load_set(set_dir, progress, set_name)
+    names, irs, viss = load_pair_set(set_dir, progress, set_name, max_pixels)
     folders: dict[str, Path] = {}
     timing: dict[str, dict[str, float]] = {}
     for method in methods:
@@ -364,7 +372,7 @@ def _benchmark_set(
             f"{', '.join(absent)}: no {set_name}/ folder among {'its' if len(absent) == 1 else 'their'} fused "
             "outputs, so left out of this set."
         )
-    scores = _evaluate(set_dir, folders, convention, metric_names, progress)
+    scores = _evaluate(set_dir, folders, convention, metric_names, progress, max_pixels)
     info: dict[str, Any] = {
         "pairs": len(names),
         "megapixels": sum(ir.size for ir in irs) / 1e6,
@@ -374,13 +382,15 @@ def _benchmark_set(
         "per_image": {m: scores[m]["per_image"] for m in folders},
     }
     info["leaderboard"] = _write_leaderboard(out_dir, set_name, scores, convention)
-    info["figures"] = _set_figures(out_dir, set_name, names, irs, viss, folders, info["means"], kinds, grid_rows)
+    info["figures"] = _set_figures(
+        out_dir, set_name, names, irs, viss, folders, info["means"], kinds, grid_rows, max_pixels
+    )
     return info
 
 
-def _read_fused(folder: Path, stem: str) -> np.ndarray | None:
+def _read_fused(folder: Path, stem: str, max_pixels: int | None) -> np.ndarray | None:
     path = _find_image(folder, stem)
-    return None if path is None else luminance_u8(read_image(path))
+    return None if path is None else luminance_u8(read_image(path, max_pixels))
 
 
 def _set_figures(
@@ -393,6 +403,7 @@ def _set_figures(
     means: dict[str, dict[str, float]],
     kinds: dict[str, str],
     grid_rows: int,
+    max_pixels: int | None,
 ) -> dict[str, str]:
     """Image grid, zoomed crops and metric bars of one set; returns their paths relative to ``out_dir``."""
     from ..metrics import HIGHER_IS_BETTER
@@ -400,7 +411,7 @@ def _set_figures(
     columns = ["IR", "VIS", *folders]
     rows = []
     for i in _grid_rows(names, max(1, grid_rows)):
-        fused = [_read_fused(folder, names[i]) for folder in folders.values()]
+        fused = [_read_fused(folder, names[i], max_pixels) for folder in folders.values()]
         fused = [f if f is None or f.shape == irs[i].shape else None for f in fused]
         rows.append((names[i], [irs[i], viss[i], *fused]))
     fig_dir = out_dir / "figures"
@@ -481,9 +492,9 @@ def _write_timing(out_dir: Path, table: Table) -> dict[str, str]:
     names = [c for c, _ in table.columns]
     lines = ["method," + ",".join(names)]
     lines += [m + "," + ",".join(f"{v.get(c, float('nan')):.3f}" for c in names) for m, _, v in table.rows]
-    (out_dir / "timing.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_text(out_dir / "timing.csv", "\n".join(lines) + "\n")
     data = {m: {"unit": "ms per megapixel", **{c: v.get(c) for c in names}} for m, _, v in table.rows}
-    (out_dir / "timing.json").write_text(json.dumps(data, indent=2), encoding="utf-8")
+    write_text(out_dir / "timing.json", json.dumps(data, indent=2))
     return {"csv": "timing.csv", "json": "timing.json"}
 
 
@@ -532,7 +543,12 @@ def _resolve_metrics(metrics: str | Sequence[str] | None, convention: str) -> li
 
 
 def _evaluate(
-    set_dir: Path, folders: dict[str, Path], convention: str, metric_names: list[str], progress: bool
+    set_dir: Path,
+    folders: dict[str, Path],
+    convention: str,
+    metric_names: list[str],
+    progress: bool,
+    max_pixels: int | None,
 ) -> dict[str, dict[str, Any]]:
     from ..evaluate import evaluate_folders
 
@@ -543,6 +559,7 @@ def _evaluate(
         convention=convention,
         metrics=metric_names,
         progress=progress,
+        max_pixels=max_pixels,
     )
 
 
@@ -556,6 +573,6 @@ def _write_leaderboard(
     paths = {}
     for ext, text in texts.items():
         path = out_dir / f"leaderboard_{set_name}.{ext}"
-        path.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        write_text(path, text if text.endswith("\n") else text + "\n")
         paths[ext] = path.relative_to(out_dir).as_posix()
     return paths

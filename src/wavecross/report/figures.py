@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from ..baselines import box_mean
+from ..data.io import atomic_write
 
 KIND_COLOURS = {"ours": "#c0392b", "classical": "#7f8c8d", "published": "#2e86c1"}
 PEER_PALETTE = ["#2e86c1", "#17a589", "#8e44ad", "#d68910", "#1f618d", "#229954", "#a04000", "#5d6d7e"]
@@ -33,8 +34,9 @@ def method_colours(kinds: dict[str, str]) -> dict[str, str]:
 
 
 def _save(fig: Figure, path: Path, dpi: int = DPI) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi, bbox_inches="tight", facecolor="white")
+    atomic_write(
+        path, lambda tmp: fig.savefig(tmp, format=path.suffix[1:], dpi=dpi, bbox_inches="tight", facecolor="white")
+    )
     return path
 
 

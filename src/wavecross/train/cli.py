@@ -1,4 +1,4 @@
-"""``wavecross train CONFIG.yaml [--stage pretrain|fusion|all] [--out DIR] [--resume] [--max-steps N]``."""
+"""``wavecross train RECIPE|CONFIG.yaml [--set KEY=VALUE ...] [--stage ...] [--out DIR] [--resume] [--max-steps N]``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,14 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", help="YAML training config, e.g. configs/tiny.yaml")
+    parser.add_argument("config", help="a shipped recipe by name (tiny, wavecross, ...) or a YAML training config file")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one config value, dotted and typed as in the file: fusion.lr=1e-4 (repeatable)",
+    )
     parser.add_argument(
         "--stage",
         default="all",
@@ -24,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     from .config import load_config
     from .stages import train
 
-    cfg = load_config(args.config)
+    cfg = load_config(args.config, args.set)
     out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
     train(cfg, args.stage, out, resume=args.resume, max_steps=args.max_steps, progress=not args.no_progress)
     print(

@@ -2,16 +2,20 @@
 
 Every key is checked on load: an unknown or mistyped key, a value of the wrong type, or a missing data folder is
 one :class:`~wavecross.errors.WavecrossError` naming the key (``fusion.lr``) or the path. Relative data paths are
-resolved against the current directory first, then against the config file's folder and its parent (so
-``configs/x.yaml`` can name ``../shared/data/...`` from the repository root).
+resolved against the current directory first, then against the config file's folder and its parent. Recipes ship
+inside the package (``wavecross/configs/*.yaml``) and are found by name: ``wavecross train tiny``.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import math
 import types
 import typing
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +24,14 @@ import yaml
 from ..errors import WavecrossError
 from ..losses import FusionLossWeights
 from ..nn import WaveCrossConfig, get_config
+from .validation import DEFAULT_METRICS, DEFAULT_WEIGHTS
 
 
 @dataclass
 class DataConfig:
     """``roots``: folders with ``ir/`` and ``vi/``; empty means the synthetic generator (``synthetic_length``
-    pairs). ``on_bad``: ``error`` or ``warn`` for unpaired/unreadable files."""
+    pairs). ``on_bad``: ``error`` or ``warn`` for unpaired/unreadable files. ``balance_roots``: every root gives
+    as many samples per epoch as the largest (a 12-pair root is not drowned by a 221-pair one)."""
 
     roots: list[str] = field(default_factory=list)
     crop: int = 128
@@ -33,6 +39,7 @@ class DataConfig:
     synthetic_length: int = 512
     workers: int = 0
     on_bad: str = "error"
+    balance_roots: bool = False
 
 
 @dataclass
@@ -50,6 +57,9 @@ class FusionConfig:
     lr: float = 2e-4
     freeze_encoders: bool = True
     encoders: str | None = None  # default: <out>/pretrain/encoders.safetensors
+    # start from a whole trained model instead: a model name (``wavecross``) or a model.safetensors file; its
+    # encoders replace the pre-trained ones, so stage 1 is not needed
+    init: str | None = None
     loss: FusionLossWeights = field(default_factory=FusionLossWeights)
 
 
@@ -68,8 +78,30 @@ class RunConfig:
     weight_decay: float = 1e-4
     amp: str = "off"
     compile: bool = False
+    channels_last: bool = False
     scale_lr: bool = True
     device: str = "auto"
+
+
+@dataclass
+class ValidationConfig:
+    """Full-size validation of the fusion stage (:mod:`wavecross.train.validation`).
+
+    ``roots``: folders of pairs (``ir/`` + ``vi/``) fused whole every ``every`` steps; empty turns it off.
+    ``max_pairs`` > 0 keeps that many pairs per folder (evenly spaced by name; for quick proxy runs).
+    ``metrics`` are computed under ``convention``; ``weights`` define the composite score that picks
+    ``fusion/best.safetensors``, relative to the ``reference`` baseline (a classical method's name).
+    ``at_start`` also scores the network before its first step (the baseline of a warm start).
+    """
+
+    roots: list[str] = field(default_factory=list)
+    every: int = 500
+    max_pairs: int = 0
+    convention: str = "cddfuse"
+    metrics: list[str] = field(default_factory=lambda: list(DEFAULT_METRICS))
+    weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    reference: str = "max"
+    at_start: bool = True
 
 
 @dataclass
@@ -79,6 +111,7 @@ class TrainConfig:
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     fusion: FusionConfig = field(default_factory=FusionConfig)
     run: RunConfig = field(default_factory=RunConfig)
+    validation: ValidationConfig = field(default_factory=ValidationConfig)
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
@@ -99,6 +132,11 @@ def _check_type(value: Any, annotation: Any, key: str) -> Any:
             raise WavecrossError(f"config key {key}: expected a list, got {value!r}.")
         (item,) = typing.get_args(annotation)
         return [_check_type(v, item, f"{key}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise WavecrossError(f"config key {key}: expected a mapping, got {value!r}.")
+        key_type, value_type = typing.get_args(annotation)
+        return {_check_type(k, key_type, f"{key}"): _check_type(v, value_type, f"{key}.{k}") for k, v in value.items()}
     if origin is tuple:
         if not isinstance(value, (list, tuple)):
             raise WavecrossError(f"config key {key}: expected a list, got {value!r}.")
@@ -152,7 +190,7 @@ def _model_config(value: Any) -> WaveCrossConfig:
     return get_config(merged.to_dict())
 
 
-def resolve_data_root(root: str, config_path: Path | None) -> str:
+def resolve_data_root(root: str, config_path: Path | None, key: str = "data.roots") -> str:
     """The absolute folder a config's ``data.roots`` entry names: as given (relative to the current directory),
     else relative to the config file's folder or its parent."""
     candidates = [Path(root)]
@@ -162,7 +200,7 @@ def resolve_data_root(root: str, config_path: Path | None) -> str:
         if c.is_dir():
             return str(c.resolve())
     raise WavecrossError(
-        f"config key data.roots: data folder {root} does not exist; fix the path or run from the repository root."
+        f"config key {key}: data folder {root} does not exist; fix the path or run from the repository root."
     )
 
 
@@ -173,29 +211,139 @@ def parse_config(values: dict[str, Any], config_path: Path | None = None) -> Tra
     cfg = _build(TrainConfig, values, "")
     cfg.model = model
     cfg.data.roots = [resolve_data_root(r, config_path) for r in cfg.data.roots]
+    cfg.validation.roots = [resolve_data_root(r, config_path, "validation.roots") for r in cfg.validation.roots]
     if cfg.data.on_bad not in ("error", "warn"):
         raise WavecrossError(f"config key data.on_bad: expected 'error' or 'warn', got {cfg.data.on_bad!r}.")
+
+    from ..losses.heat import SALIENCY_NORMS
+
+    if cfg.fusion.loss.saliency_norm not in SALIENCY_NORMS:
+        raise WavecrossError(
+            f"config key fusion.loss.saliency_norm: expected one of {', '.join(SALIENCY_NORMS)}, "
+            f"got {cfg.fusion.loss.saliency_norm!r}."
+        )
     if cfg.run.amp not in ("off", "bf16", "fp16"):
         raise WavecrossError(f"config key run.amp: expected off, bf16 or fp16, got {cfg.run.amp!r}.")
-    for key, value in (
-        ("pretrain.steps", cfg.pretrain.steps),
-        ("fusion.steps", cfg.fusion.steps),
-        ("pretrain.batch_size", cfg.pretrain.batch_size),
-        ("fusion.batch_size", cfg.fusion.batch_size),
-        ("run.checkpoint_every", cfg.run.checkpoint_every),
-    ):
-        if value < 1:
-            raise WavecrossError(f"config key {key}: must be at least 1, got {value}.")
+    _check_validation(cfg.validation)
+    _check_ranges(cfg)
     return cfg
 
 
-def load_config(path: str | Path) -> TrainConfig:
-    """Read and validate a YAML training config."""
-    path = Path(path)
-    if not path.is_file():
-        raise WavecrossError(f"{path}: config file not found; pass a YAML file such as configs/tiny.yaml.")
+def _check_ranges(cfg: TrainConfig) -> None:
+    """Every number of every stage in its range (finite, positive...), so a bad value fails before any training."""
+    loss = cfg.fusion.loss
+    checks: list[tuple[str, float, float, str]] = [  # key, value, lowest allowed, what it must be
+        ("pretrain.steps", cfg.pretrain.steps, 1, "at least 1"),
+        ("fusion.steps", cfg.fusion.steps, 1, "at least 1"),
+        ("pretrain.batch_size", cfg.pretrain.batch_size, 1, "at least 1"),
+        ("fusion.batch_size", cfg.fusion.batch_size, 1, "at least 1"),
+        ("run.checkpoint_every", cfg.run.checkpoint_every, 1, "at least 1"),
+        ("run.log_every", cfg.run.log_every, 1, "at least 1"),
+        ("run.val_every", cfg.run.val_every, 1, "at least 1"),
+        ("run.sample_every", cfg.run.sample_every, 1, "at least 1"),
+        ("validation.every", cfg.validation.every, 1, "at least 1"),
+        ("data.crop", cfg.data.crop, 16, "at least 16 (the network's smallest input)"),
+        ("data.synthetic_length", cfg.data.synthetic_length, 1, "at least 1"),
+        ("data.workers", cfg.data.workers, 0, "0 or more"),
+        ("run.warmup_steps", cfg.run.warmup_steps, 0, "0 or more"),
+        ("fusion.loss.rank_random_pairs", loss.rank_random_pairs, 0, "0 or more"),
+        ("fusion.loss.rank_neighbour_pairs", loss.rank_neighbour_pairs, 0, "0 or more"),
+    ]
+    positive = [("pretrain.lr", cfg.pretrain.lr), ("fusion.lr", cfg.fusion.lr)]
+    non_negative = [
+        ("pretrain.eps", cfg.pretrain.eps),
+        ("run.grad_clip", cfg.run.grad_clip),
+        ("run.weight_decay", cfg.run.weight_decay),
+        *((f"fusion.loss.{f.name}", getattr(loss, f.name)) for f in dataclasses.fields(loss) if f.type == "float"),
+        *((f"validation.weights.{k}", v) for k, v in cfg.validation.weights.items()),
+    ]
+    for key, value in positive:
+        if not math.isfinite(value) or value <= 0:
+            raise WavecrossError(f"config key {key}: must be a positive number, got {value}.")
+    for key, value in non_negative:
+        if not math.isfinite(value) or value < 0:
+            raise WavecrossError(f"config key {key}: must be a finite number of 0 or more, got {value}.")
+    for key, value, lowest, what in checks:
+        if value < lowest:
+            raise WavecrossError(f"config key {key}: must be {what}, got {value}.")
+    if not 0 <= cfg.data.val_fraction < 1:
+        raise WavecrossError(f"config key data.val_fraction: must be in [0, 1), got {cfg.data.val_fraction}.")
+    if loss.rank > 0 and loss.rank_random_pairs + loss.rank_neighbour_pairs == 0:
+        raise WavecrossError("config key fusion.loss.rank: the rank loss is on but draws no pairs; set a pair count.")
+
+
+def _check_validation(v: ValidationConfig) -> None:
+    from ..baselines import BASELINES
+    from ..metrics import CONVENTIONS, resolve
+
+    if v.convention not in CONVENTIONS:
+        raise WavecrossError(f"config key validation.convention: choose one of {', '.join(CONVENTIONS)}.")
+    try:
+        resolve(v.metrics, v.convention)
+    except WavecrossError as exc:
+        raise WavecrossError(f"config key validation.metrics: {exc}") from None
+    unknown = sorted(set(v.weights) - set(v.metrics))
+    if unknown:
+        raise WavecrossError(f"config key validation.weights: {', '.join(unknown)} not in validation.metrics.")
+    if v.reference not in BASELINES:
+        raise WavecrossError(f"config key validation.reference: choose one of {', '.join(BASELINES)}.")
+    if v.max_pairs < 0:
+        raise WavecrossError(f"config key validation.max_pairs: must be 0 (all) or more, got {v.max_pairs}.")
+
+
+def recipe_path(name_or_path: str | Path) -> Path:
+    """A config file: an existing path, else a recipe shipped in the package by name (``tiny``, ``wavecross``)."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    packaged = Path(str(resources.files("wavecross") / "configs" / f"{path.name.removesuffix('.yaml')}.yaml"))
+    if path.suffix in ("", ".yaml") and len(path.parts) <= 2 and packaged.is_file():
+        return packaged
+    raise WavecrossError(
+        f"{name_or_path}: config file not found; pass a YAML file or a shipped recipe name ({', '.join(recipes())})."
+    )
+
+
+def recipes() -> list[str]:
+    """Names of the recipes shipped with the package."""
+    folder = resources.files("wavecross") / "configs"
+    return sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def apply_overrides(values: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """``key.sub=value`` strings applied to a config mapping; values are read as YAML (``3``, ``1e-4``, ``[a, b]``,
+    ``true``). Keys and values are then validated with the rest of the config by :func:`parse_config`."""
+    values = copy.deepcopy(values)
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not key or any(not part for part in key.split(".")):
+            raise WavecrossError(f"--set {item!r}: expected KEY=VALUE with a dotted key, e.g. fusion.lr=1e-4.")
+        try:
+            value = yaml.safe_load(text) if text else None
+        except yaml.YAMLError:
+            raise WavecrossError(f"--set {item!r}: the value is not valid YAML.") from None
+        node = values
+        parts = key.split(".")
+        for depth, part in enumerate(parts[:-1]):
+            child = node.get(part)
+            if child is None or isinstance(child, str) and part == "model" and depth == 0:
+                # ``model: paper`` becomes a mapping so a field can be overridden
+                child = {} if child is None else {"preset": child}
+                node[part] = child
+            if not isinstance(child, dict):
+                raise WavecrossError(f"--set {item!r}: {'.'.join(parts[: depth + 1])} is not a section.")
+            node = child
+        node[parts[-1]] = value
+    return values
+
+
+def load_config(path: str | Path, overrides: Sequence[str] = ()) -> TrainConfig:
+    """Read and validate a YAML training config (a path or a shipped recipe name), with ``--set`` overrides."""
+    path = recipe_path(path)
     try:
         values = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         raise WavecrossError(f"{path}: not valid YAML ({str(exc).splitlines()[0]}).") from None
-    return parse_config(values or {}, path)
+    if values is not None and not isinstance(values, dict):
+        raise WavecrossError(f"{path}: a training config is a mapping of sections (model, data, fusion, ...).")
+    return parse_config(apply_overrides(values or {}, overrides), path)

@@ -44,21 +44,53 @@ class Stage:
     train_set: Dataset
     val_set: Dataset | None
     finalize: Callable[[nn.Module], None]
+    full_validation: FullValidation | None = None
+    groups: list[list[int]] | None = None  # item indices per data root, to sample the roots evenly
 
 
-def epoch_batches(n: int, batch: int, epoch: int, seed: int, rank: int, world: int) -> list[list[int]]:
+@dataclass
+class FullValidation:
+    """Scoring of whole validation images every ``every`` steps (fusion stage).
+
+    ``evaluate(module)`` returns flat values (``"MSRS/SD"``…) including ``"score"``; ``save_best(module, values)``
+    writes the best model so far.
+    """
+
+    every: int
+    evaluate: Callable[[nn.Module], dict[str, float]]
+    save_best: Callable[[nn.Module, dict[str, Any]], None]
+    at_start: bool = True
+
+
+def epoch_batches(
+    n: int, batch: int, epoch: int, seed: int, rank: int, world: int, groups: list[list[int]] | None = None
+) -> list[list[int]]:
     """This rank's batches of epoch ``epoch``: a seeded permutation, split across ranks, cut into full batches.
 
+    With ``groups`` (the item indices of each data root) every root gives as many draws per epoch as the largest
+    one: a small root's items repeat, as indices ``i + k·n`` that the dataset reads as new crops of item ``i``.
     Datasets smaller than one global batch are repeated so every step has ``batch`` items on every rank.
     """
     g = torch.Generator().manual_seed(seed * 7919 + epoch)
+    pool = list(range(n)) if groups is None else _balanced_draws(n, groups, g)
     need = batch * world
     order: list[int] = []
-    while len(order) < max(n, need):
-        order += torch.randperm(n, generator=g).tolist()
+    while len(order) < max(len(pool), need):
+        order += [pool[i] for i in torch.randperm(len(pool), generator=g).tolist()]
     usable = (len(order) // need) * need
     shard = order[:usable][rank::world]
     return [shard[k : k + batch] for k in range(0, len(shard), batch)]
+
+
+def _balanced_draws(n: int, groups: list[list[int]], g: torch.Generator) -> list[int]:
+    largest = max(len(items) for items in groups)
+    draws: list[int] = []
+    for items in groups:
+        picks: list[int] = []
+        while len(picks) < largest:
+            picks += [items[i] for i in torch.randperm(len(items), generator=g).tolist()]
+        draws += [item + n * (k // len(items)) for k, item in enumerate(picks[:largest])]
+    return draws
 
 
 def lr_factor(step: int, total: int, warmup: int) -> float:
@@ -93,6 +125,8 @@ class Trainer:
         self.dir = out_dir / stage.name
         self.ckpt_path = self.dir / CHECKPOINT_NAME
         self.module = stage.model.to(device)
+        if run.channels_last:  # faster convolutions on CPUs (oneDNN) and tensor cores; same results to rounding
+            self.module = self.module.to(memory_format=torch.channels_last)
         params = [p for p in self.module.parameters() if p.requires_grad]
         lr = stage.lr * (dist_info.world_size if run.scale_lr else 1)
         self.optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=run.weight_decay)
@@ -110,6 +144,7 @@ class Trainer:
             net = nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
         self.net = net
         self.step = 0
+        self.best: dict[str, Any] = {"score": None, "step": 0}
         self.writer: Any = None
 
     # --- state -------------------------------------------------------------------------------------------
@@ -120,6 +155,7 @@ class Trainer:
             "model": _unwrap(self.net).state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
+            "best": self.best,
             "scaler": self.scaler.state_dict(),
             "rng": rng_state(),
         }
@@ -135,7 +171,23 @@ class Trainer:
         self.scaler.load_state_dict(state["scaler"])
         set_rng_state(state["rng"])
         self.step = int(state["step"])
+        self.best = state.get("best", self.best)
+        self._drop_log_rows_after(self.step)
         return True
+
+    def _drop_log_rows_after(self, step: int) -> None:
+        """A run killed after its last checkpoint logged steps it will redo: drop those rows, so none repeats."""
+        log = self.dir / "metrics.jsonl"
+        if not self.dist.is_main or not log.is_file():
+            return
+        kept = []
+        for line in log.read_text().splitlines():
+            try:
+                if int(json.loads(line)["step"]) <= step:
+                    kept.append(line)
+            except (ValueError, KeyError, TypeError):
+                continue  # a line cut short by the kill
+        log.write_text("".join(f"{line}\n" for line in kept))
 
     def save(self) -> None:
         if self.dist.is_main:
@@ -194,6 +246,21 @@ class Trainer:
             grid = torch.cat([p[..., :width] for p in panels], dim=-2).clamp(0, 1)
             self.writer.add_image(f"{self.stage.name}/samples (IR | VIS | output)", grid, self.step)
 
+    def validate_full(self, full: FullValidation) -> None:
+        """Score whole validation images (main process); log them and keep the best model by the score."""
+        if not self.dist.is_main:
+            return
+        module = _unwrap(self.net)
+        started = time.perf_counter()
+        values = full.evaluate(module)
+        module.train()
+        values["seconds"] = time.perf_counter() - started
+        self._log(values, "val_full")
+        score = values.get("score", math.nan)
+        if not math.isnan(score) and (self.best["score"] is None or score > self.best["score"]):
+            self.best = {"score": score, "step": self.step}
+            full.save_best(module, {"step": self.step, **values})
+
     # --- the loop ------------------------------------------------------------------------------------------
     def fit(self, progress: bool = True) -> None:
         stage, run = self.stage, self.run
@@ -205,18 +272,27 @@ class Trainer:
         n = len(stage.train_set)
         if n == 0:
             raise WavecrossError("the training set is empty; check data.roots in the config.")
-        per_epoch = len(epoch_batches(n, stage.batch_size, 0, run.seed, self.dist.rank, self.dist.world_size))
+
+        def batches_of(epoch: int) -> list[list[int]]:
+            return epoch_batches(
+                n, stage.batch_size, epoch, run.seed, self.dist.rank, self.dist.world_size, stage.groups
+            )
+
+        per_epoch = len(batches_of(0))
         bar = None
         if progress and self.dist.is_main:
             from tqdm import tqdm
 
             bar = tqdm(total=stage.steps, initial=self.step, desc=stage.name, unit="step", dynamic_ncols=True)
         self.net.train()
+        if stage.full_validation is not None and stage.full_validation.at_start and self.step == 0:
+            self.validate_full(stage.full_validation)  # the starting point: a warm start's score, the baseline
+            barrier()
         started, first_step = time.perf_counter(), self.step
         while self.step < stage.steps:
             epoch, offset = divmod(self.step, per_epoch)
             _set_epoch(stage.train_set, epoch)
-            batches = epoch_batches(n, stage.batch_size, epoch, run.seed, self.dist.rank, self.dist.world_size)
+            batches = batches_of(epoch)
             loader = DataLoader(stage.train_set, batch_sampler=batches[offset:], num_workers=self.workers)
             for batch in loader:
                 self._train_step(batch)
@@ -232,6 +308,10 @@ class Trainer:
                         bar.set_postfix(loss=f"{self._last_terms['total']:.4f}")
                 if self.step % run.val_every == 0 or self.step == stage.steps:
                     self.validate()
+                    barrier()
+                full = stage.full_validation
+                if full is not None and (self.step % full.every == 0 or self.step == stage.steps):
+                    self.validate_full(full)
                     barrier()
                 if self.step % run.checkpoint_every == 0 or self.step == stage.steps:
                     self.save()

@@ -24,7 +24,7 @@ from ..nn.io import read_weights, save_state
 from .checkpoint import CHECKPOINT_NAME, has_checkpoint
 from .config import TrainConfig
 from .distributed import cleanup, init_distributed, pick_device
-from .loop import Stage, Trainer
+from .loop import FullValidation, Stage, Trainer
 
 STAGES = ("pretrain", "fusion", "all")
 
@@ -91,7 +91,9 @@ def build_datasets(cfg: TrainConfig) -> tuple[Dataset, Dataset | None]:
         val = SyntheticPairDataset(length=4, size=d.crop, seed=cfg.run.seed + 10_000)
         return train, val
     common = {"crop": d.crop, "val_fraction": d.val_fraction, "seed": cfg.run.seed, "on_bad": d.on_bad}
-    return PairedImageDataset(d.roots, split="train", **common), PairedImageDataset(d.roots, split="val", **common)
+    train = PairedImageDataset(d.roots, split="train", **common)
+    # val_fraction 0: every pair trains, and validation is left to the full-size validation sets
+    return train, PairedImageDataset(d.roots, split="val", **common) if d.val_fraction > 0 else None
 
 
 def _pretrain_stage(cfg: TrainConfig, out: Path, data: tuple[Dataset, Dataset | None]) -> Stage:
@@ -99,10 +101,35 @@ def _pretrain_stage(cfg: TrainConfig, out: Path, data: tuple[Dataset, Dataset | 
         save_state(module.encoder_state(), out / "pretrain" / "encoders.safetensors", cfg.model)
 
     p = cfg.pretrain
-    return Stage("pretrain", AutoencoderPair(cfg), p.steps, p.batch_size, p.lr, data[0], data[1], finalize)
+    stage = Stage("pretrain", AutoencoderPair(cfg), p.steps, p.batch_size, p.lr, data[0], data[1], finalize)
+    stage.groups = _groups(cfg, data[0])
+    return stage
 
 
-def _fusion_stage(cfg: TrainConfig, out: Path, data: tuple[Dataset, Dataset | None]) -> Stage:
+def _groups(cfg: TrainConfig, train_set: Dataset) -> list[list[int]] | None:
+    return train_set.groups if cfg.data.balance_roots and hasattr(train_set, "groups") else None
+
+
+def _initial_network(cfg: TrainConfig, out: Path) -> WaveCross:
+    """The fusion network before stage 2: a whole model (``fusion.init``), else fresh with pre-trained encoders."""
+    net = WaveCross(cfg.model)
+    if cfg.fusion.init:
+        from ..hub import MODELS, weights_path
+
+        path = weights_path(cfg.fusion.init) if cfg.fusion.init in MODELS else Path(cfg.fusion.init)
+        tensors, _ = read_weights(path)
+        try:
+            net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in tensors.items()})
+        except RuntimeError as exc:
+            raise WavecrossError(
+                f"{path}: does not fit this config's model ({str(exc).splitlines()[0][:160]}); "
+                "fusion.init must be a whole model of the same sizes."
+            ) from None
+        return net
+    return _with_encoders(net, cfg, out)
+
+
+def _with_encoders(net: WaveCross, cfg: TrainConfig, out: Path) -> WaveCross:
     enc_path = Path(cfg.fusion.encoders) if cfg.fusion.encoders else out / "pretrain" / "encoders.safetensors"
     if not enc_path.is_file():
         raise WavecrossError(
@@ -114,16 +141,43 @@ def _fusion_stage(cfg: TrainConfig, out: Path, data: tuple[Dataset, Dataset | No
         raise WavecrossError(
             f"{enc_path}: encoders were trained with another model config; pre-train again with this config."
         )
-    net = WaveCross(cfg.model)
     missing = net.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=False)
     if missing.unexpected_keys:
         raise WavecrossError(f"{enc_path}: unexpected tensors {missing.unexpected_keys[:3]}; not an encoders file.")
+    return net
+
+
+def _fusion_stage(cfg: TrainConfig, out: Path, data: tuple[Dataset, Dataset | None]) -> Stage:
+    net = _initial_network(cfg, out)
 
     def finalize(module: nn.Module) -> None:
         save_weights(module.net, out / "fusion" / "model.safetensors")
 
     f = cfg.fusion
-    return Stage("fusion", FusionStage(cfg, net), f.steps, f.batch_size, f.lr, data[0], data[1], finalize)
+    stage = Stage("fusion", FusionStage(cfg, net), f.steps, f.batch_size, f.lr, data[0], data[1], finalize)
+    stage.full_validation = _full_validation(cfg, out)
+    stage.groups = _groups(cfg, data[0])
+    return stage
+
+
+def _full_validation(cfg: TrainConfig, out: Path) -> FullValidation | None:
+    """Whole-image validation of the fusion stage, when ``validation.roots`` lists folders."""
+    v = cfg.validation
+    if not v.roots:
+        return None
+    from .validation import FullImageValidator, flatten
+
+    validator = FullImageValidator(v.roots, v.metrics, v.weights, v.reference, v.max_pairs, v.convention)
+
+    def evaluate(module: nn.Module) -> dict[str, float]:
+        values = validator.evaluate(module.net)
+        return {**flatten(values), "score": validator.score(values)}
+
+    def save_best(module: nn.Module, values: dict) -> None:
+        save_weights(module.net, out / "fusion" / "best.safetensors")
+        (out / "fusion" / "best.json").write_text(json.dumps(values, indent=1) + "\n")
+
+    return FullValidation(v.every, evaluate, save_best, v.at_start)
 
 
 def train(
