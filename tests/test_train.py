@@ -268,7 +268,6 @@ def test_init_from_a_whole_model_is_strict(tmp_path, tiny_weights):
 
 def test_balanced_roots_draw_each_root_equally_with_fresh_crops(tmp_path):
     from conftest import write_pair
-
     from wavecross.data import PairedImageDataset
     from wavecross.train.loop import epoch_batches
 
