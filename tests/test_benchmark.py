@@ -236,6 +236,8 @@ def test_tiny_network_through_the_benchmark(tmp_path: Path) -> None:
         (["--metrics", ","], "names no metric"),
         (["--fused", "Peer={root}/peer"], "missing fused image(s): {root}/peer/Alpha/00002.*"),
         (["--max-pixels", "1000"], "over the limit"),
+        (["--show", "Gamma/00001"], "SET/NAME"),
+        (["--show", "Alpha/00009"], "no image named 00009"),
         (["-o", "{root}/busy/keep.txt/report"], "keep.txt is a file"),
     ],
 )
@@ -303,3 +305,13 @@ def test_report_renders_in_headless_chromium(report: tuple[Path, Path]) -> None:
     assert shot.shape[:2] == (1600, 1200)
     assert shot[5:60, 5:200].mean() < 80  # the dark header band: the inline CSS was applied
     assert shot.std() > 30  # tables and figures drew something, not a blank page
+
+
+def test_shown_pairs_lead_the_image_grid() -> None:
+    from wavecross.report.benchmark import _grid_rows
+
+    names = [f"{i:02d}" for i in range(1, 26)]
+    rows = _grid_rows(names, 4, ["11", "01"])
+    assert rows[:2] == [10, 0]  # shown first, in the order asked
+    assert len(rows) == len(set(rows)) == 5  # and the evenly spaced ones without repeating 01
+    assert _grid_rows(names[:3], 4) == [0, 1, 2]

@@ -63,6 +63,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", help="device for the network (default: %(default)s)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--grid-rows", type=int, default=4, help="images per set in the image grid")
+    parser.add_argument(
+        "--show",
+        action="append",
+        default=[],
+        metavar="SET/NAME",
+        help="always put this pair in its set's image grid and zoom panel, e.g. TNO/01 (repeatable)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
     add_max_pixels(parser)
 
@@ -111,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
         weights=args.weights,
         device=args.device,
         grid_rows=args.grid_rows,
+        show=args.show,
         progress=not args.no_progress,
         max_pixels=limit,
     )
@@ -251,10 +259,26 @@ def _find_image(folder: Path, stem: str) -> Path | None:
     return next((p for p in sorted(folder.glob(f"{glob.escape(stem)}.*")) if is_image_file(p)), None)
 
 
-def _grid_rows(names: list[str], count: int) -> list[int]:
-    if len(names) <= count:
-        return list(range(len(names)))
-    return sorted({int(round(i)) for i in np.linspace(0, len(names) - 1, count)})
+def _grid_rows(names: list[str], count: int, shown: Sequence[str] = ()) -> list[int]:
+    """Rows of a set's image grid: the ``shown`` names first (in the order given), then ``count`` evenly spaced."""
+    first = [names.index(n) for n in shown]
+    spaced = range(len(names)) if len(names) <= count else np.linspace(0, len(names) - 1, count)
+    rest = sorted({int(round(i)) for i in spaced} - set(first))
+    return first + rest
+
+
+def parse_show(specs: Sequence[str], set_names: Sequence[str], data_dir: Path) -> dict[str, list[str]]:
+    """``SET/NAME`` strings → {set: [file stems]}; each must name a pair of a benchmarked set."""
+    shown: dict[str, list[str]] = {}
+    for spec in specs:
+        set_name, sep, stem = spec.partition("/")
+        stem = Path(stem).stem
+        if not sep or set_name not in set_names:
+            raise WavecrossError(f"--show {spec!r}: expected SET/NAME with SET one of {', '.join(set_names)}.")
+        if _find_image(data_dir / set_name / "ir", stem) is None:
+            raise WavecrossError(f"--show {spec!r}: {data_dir / set_name / 'ir'} has no image named {stem}.")
+        shown.setdefault(set_name, []).append(stem)
+    return shown
 
 
 def run_benchmark(
@@ -271,6 +295,7 @@ def run_benchmark(
     weights: str | Path | None = None,
     device: str = "cpu",
     grid_rows: int = 4,
+    show: Sequence[str] = (),
     progress: bool = True,
     max_pixels: int | None = None,
 ) -> dict[str, Any]:
@@ -278,7 +303,8 @@ def run_benchmark(
 
     ``model`` (a :class:`~wavecross.nn.WaveCross`) replaces the shipped network for the ``wavecross``
     method, as tests do with an untrained tiny one; ``metrics=None`` computes every metric, thermal ones
-    included. Everything that can be checked (options, sets, published outputs, the report folder, the weights)
+    included. ``show`` lists ``SET/NAME`` pairs the image grids must contain. Everything that can be checked
+    (options, sets, published outputs, the report folder, the weights)
     is checked before anything is written. ``max_pixels``: see :func:`~wavecross.data.io.read_image`.
     """
     from ..inference import get_fuser
@@ -292,6 +318,7 @@ def run_benchmark(
     if sets is None:  # the sets every method covers first (the comparable ones), then by name
         set_names.sort(key=lambda s: (-sum((d / s).is_dir() for d in fused_dirs.values()), s))
     metric_names = _resolve_metrics(metrics, convention)
+    shown = parse_show(show, set_names, data_dir)
     _check_sets(data_dir, set_names, fused_dirs, progress, max_pixels)
     _check_output(out_dir, overwrite)
     kinds = _kinds(methods, fused_dirs)
@@ -323,6 +350,7 @@ def run_benchmark(
             out_dir,
             kinds,
             grid_rows,
+            shown.get(set_name, []),
             progress,
             max_pixels,
         )
@@ -351,6 +379,7 @@ def _benchmark_set(
     out_dir: Path,
     kinds: dict[str, str],
     grid_rows: int,
+    shown: list[str],
     progress: bool,
     max_pixels: int | None,
 ) -> dict[str, Any]:
@@ -383,7 +412,7 @@ def _benchmark_set(
     }
     info["leaderboard"] = _write_leaderboard(out_dir, set_name, scores, convention)
     info["figures"] = _set_figures(
-        out_dir, set_name, names, irs, viss, folders, info["means"], kinds, grid_rows, max_pixels
+        out_dir, set_name, names, irs, viss, folders, info["means"], kinds, grid_rows, shown, max_pixels
     )
     return info
 
@@ -403,14 +432,18 @@ def _set_figures(
     means: dict[str, dict[str, float]],
     kinds: dict[str, str],
     grid_rows: int,
+    shown: list[str],
     max_pixels: int | None,
 ) -> dict[str, str]:
-    """Image grid, zoomed crops and metric bars of one set; returns their paths relative to ``out_dir``."""
+    """Image grid, zoomed crops and metric bars of one set; returns their paths relative to ``out_dir``.
+
+    The grid holds the ``shown`` pairs first, then ``grid_rows`` evenly spaced ones; the zoom panel the first row
+    and the middle one."""
     from ..metrics import HIGHER_IS_BETTER
 
     columns = ["IR", "VIS", *folders]
     rows = []
-    for i in _grid_rows(names, max(1, grid_rows)):
+    for i in _grid_rows(names, max(1, grid_rows), shown):
         fused = [_read_fused(folder, names[i], max_pixels) for folder in folders.values()]
         fused = [f if f is None or f.shape == irs[i].shape else None for f in fused]
         rows.append((names[i], [irs[i], viss[i], *fused]))
