@@ -115,12 +115,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("recipe", help="recipe name or YAML file (with a validation: section)")
     parser.add_argument("--variant", action="append", required=True, help="NAME:key=value,key=value (repeatable)")
+    parser.add_argument("--set", action="append", default=[], help="key=value applied to every variant (repeatable)")
     parser.add_argument("--out", type=Path, default=Path("runs/sweep"))
     parser.add_argument("--parallel", type=int, default=1, help="variants trained at once (default 1)")
     parser.add_argument("--stage", default="fusion", choices=("fusion", "all"))
     parser.add_argument("--report-only", action="store_true", help="print the table of what has run, train nothing")
     args = parser.parse_args()
-    variants = dict(parse_variant(v) for v in args.variant)
+    variants = {name: [*args.set, *overrides] for name, overrides in map(parse_variant, args.variant)}
     if not args.report_only:
         codes = run_all(args.recipe, variants, args.out, args.parallel, args.stage)
         failed = [n for n, c in codes.items() if c]

@@ -12,6 +12,22 @@ from wavecross.nn import WaveCross
 
 SHARED = Path(__file__).parents[1].parent / "shared" / "data"
 
+# Slow tests (over ~10 s on a loaded 2-core machine) of a file being edited elsewhere, marked here rather than in it
+# (every other slow test carries @pytest.mark.slow itself). `make test-fast` runs -m "not slow"; CI runs them all.
+SLOW_ELSEWHERE = {
+    "test_train.py": {
+        "test_sigkill_and_resume_gives_identical_weights",
+        "test_two_gloo_processes_end_with_identical_weights",
+        "test_tiny_config_trains_and_loss_falls",
+    },
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.name in SLOW_ELSEWHERE.get(item.path.name, ()):
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(scope="session")
 def tiny_weights(tmp_path_factory) -> Path:

@@ -56,6 +56,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return data, out
 
 
+@pytest.mark.slow
 def test_report_files_exist(report: tuple[Path, Path]) -> None:
     _, out = report
     expected = [
@@ -74,6 +75,7 @@ def test_report_files_exist(report: tuple[Path, Path]) -> None:
     assert not missing
 
 
+@pytest.mark.slow
 def test_fused_images_are_the_methods_output(report: tuple[Path, Path]) -> None:
     """Saved fused images are the fuser's output on the pair's 0-255 luminance, rounded to 8 bits."""
     data, out = report
@@ -85,6 +87,7 @@ def test_fused_images_are_the_methods_output(report: tuple[Path, Path]) -> None:
     np.testing.assert_array_equal(read_image(out / "fused" / "max" / "Beta" / "00002.png"), np.maximum(ir, vis))
 
 
+@pytest.mark.slow
 def test_leaderboard_numbers_are_consistent(report: tuple[Path, Path]) -> None:
     from wavecross.metrics import HIGHER_IS_BETTER
 
@@ -149,6 +152,7 @@ class _Cells(HTMLParser):
             self._cell.append(data)
 
 
+@pytest.mark.slow
 def test_best_marking_is_direction_aware(report: tuple[Path, Path]) -> None:
     """In index.html the highlighted cell of each column is the max for ↑ metrics and the min for ↓ ones."""
     from wavecross.metrics import HIGHER_IS_BETTER
@@ -184,6 +188,7 @@ class _Links(HTMLParser):
         self.refs += [v for k, v in attrs if k in ("href", "src") and v]
 
 
+@pytest.mark.slow
 def test_index_references_only_local_files(report: tuple[Path, Path]) -> None:
     _, out = report
     parser = _Links()
@@ -263,6 +268,7 @@ def test_bad_input_is_one_sentence(
     assert not (tmp_path / "out").exists()  # checked before anything is created
 
 
+@pytest.mark.slow
 def test_overwrite_allows_a_non_empty_folder(report: tuple[Path, Path], tmp_path: Path) -> None:
     data, _ = report
     out = tmp_path / "again"
@@ -315,3 +321,44 @@ def test_shown_pairs_lead_the_image_grid() -> None:
     assert rows[:2] == [10, 0]  # shown first, in the order asked
     assert len(rows) == len(set(rows)) == 5  # and the evenly spaced ones without repeating 01
     assert _grid_rows(names[:3], 4) == [0, 1, 2]
+
+
+def _wide_page() -> str:
+    """A leaderboard of 40 metric columns in the report's page layout, with a probe of the widths it renders at."""
+    from wavecross.report.html import CSS, table_html
+    from wavecross.report.tables import Table
+
+    columns = [(f"Metric{i}", True) for i in range(40)]
+    table = Table(columns, [("a-long-method-name", "published", {c: 1234.5 for c, _ in columns})])
+    probe = (
+        "<script>var s = document.querySelector('.scroll');"
+        "document.body.dataset.widths = [document.documentElement.scrollWidth, s.scrollWidth, s.clientWidth];</script>"
+    )
+    return (
+        f"<!DOCTYPE html><html><head><style>{CSS}</style></head><body><main><section>{table_html(table, {})}"
+        f"</section></main>{probe}</body></html>"
+    )
+
+
+def test_a_wide_leaderboard_scrolls_inside_its_section() -> None:
+    """CSS: the table scrolls sideways in its own box, the method column stays in view, long paths wrap."""
+    from wavecross.report.html import CSS
+
+    assert ".scroll{overflow-x:auto;max-width:100%}" in CSS and "position:sticky;left:0" in CSS
+    assert "overflow-wrap:anywhere" in CSS
+    assert '<div class="scroll"><table>' in _wide_page()
+
+
+def test_a_wide_leaderboard_does_not_widen_a_1400_px_window(tmp_path: Path) -> None:
+    import subprocess
+
+    exe = _render_module().find_chromium()
+    if exe is None:
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    page = tmp_path / "wide.html"
+    page.write_text(_wide_page())
+    args = ["--headless", "--no-sandbox", "--disable-gpu", "--window-size=1400,900", "--dump-dom", page.as_uri()]
+    dom = subprocess.run([exe, *args], capture_output=True, text=True, timeout=120).stdout
+    page_width, table_width, box_width = map(int, re.search(r'data-widths="([\d,]+)"', dom).group(1).split(","))
+    assert page_width <= 1400  # the page does not scroll sideways...
+    assert table_width > box_width  # ...the table's box does

@@ -9,6 +9,7 @@ ort = pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
 
 
+@pytest.mark.slow
 def test_onnx_export_matches_pytorch_at_several_sizes(tmp_path, tiny_weights, capsys):
     out = tmp_path / "m.onnx"
     assert main(["export", "--format", "onnx", "-o", str(out), "--weights", str(tiny_weights)]) == 0

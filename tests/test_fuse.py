@@ -326,6 +326,7 @@ def test_odd_and_tiny_sizes(tmp_path, tiny_weights, capsys):
 TILE_MEAN_BOUND, TILE_P999_BOUND = 1.0, 5.0
 
 
+@pytest.mark.slow
 def test_tiled_vs_untiled_shipped_model_1024x768():
     import wavecross
     from wavecross.data import synthetic_pair

@@ -46,6 +46,25 @@ def test_demo_writes_fused_scene(tmp_path, capsys):
     assert "already exists" in capsys.readouterr().err
 
 
+def test_panels_are_labelled_ir_visible_fused(tmp_path):
+    from wavecross.data import synthetic_pair
+    from wavecross.fuse_files import side_by_side
+
+    ir, vis = synthetic_pair(240, 320, seed=1)
+    fused = wavecross.fuse(ir, vis, method="mean")
+    plain, labelled = side_by_side(ir, vis, fused, labels=False), side_by_side(ir, vis, fused)
+    assert labelled.shape == plain.shape == (240, 3 * 320 + 16, 3)
+    changed = np.any(labelled != plain, axis=2)
+    for k in range(3):  # a small black box with white text in each tile's top-left corner, nothing elsewhere
+        tile = changed[:, k * 328 : k * 328 + 320]
+        rows, cols = np.nonzero(tile)
+        assert 0 < rows.max() < 40 and 0 < cols.max() < 80
+        corner = labelled[: rows.max() + 1, k * 328 : k * 328 + cols.max() + 1]
+        assert (corner == 0).all(axis=2).mean() > 0.5 and (corner > 200).all(axis=2).any()
+    small = (ir[:16, :20], vis[:16, :20], fused[:16, :20])
+    assert np.array_equal(side_by_side(*small), side_by_side(*small, labels=False))  # too small to hold a label
+
+
 def test_demo_refuses_an_unwritable_output_before_any_work(tmp_path, capsys):
     (tmp_path / "file").write_text("x")
     assert main(["demo", "-o", str(tmp_path / "file" / "demo")]) == 2

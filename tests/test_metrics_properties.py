@@ -143,6 +143,7 @@ def test_tensors_and_arrays_agree() -> None:
     assert compute(*as_tensor, ["EN", "SD", "SSIM"]) == compute(MEAN, IR, VIS, ["EN", "SD", "SSIM"])
 
 
+@pytest.mark.slow
 def test_names_outside_the_preset_use_their_single_definition() -> None:
     assert compute(MEAN, IR, VIS, ["Nabf"]) == compute(MEAN, IR, VIS, ["Nabf"], convention="tang")
     assert set(compute(MEAN, IR, VIS, ["RankAgree", "FMI_dct"], convention="vifb")) == {"RankAgree", "FMI_dct"}

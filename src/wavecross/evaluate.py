@@ -1,4 +1,4 @@
-"""``wavecross evaluate``: fusion metrics of folders of fused images, per image and averaged, side by side.
+"""Fusion metrics of folders of fused images, per image and averaged, side by side (``wavecross evaluate``).
 
 Inputs are matched by file stem (fused ``.png`` against ``.jpg`` sources is fine); colour images are evaluated on
 their BT.601 Y rounded to 8 bits, as the reference codes see them. The result layout (also the JSON file) is
@@ -10,23 +10,21 @@ warning is printed. Means are over the images where the metric is defined.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import dataclasses
 import io
 import json
 import math
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .data.io import check_writable, is_image_file, luminance_u8, read_image, write_text
+from .data.io import is_image_file, luminance_u8, read_image
 from .data.pairs import Pair, find_pairs
 from .errors import WavecrossError
-from .fuse_cli import add_max_pixels, max_pixels
+from .progress import progress_bar
 
 Results = dict[str, dict[str, Any]]
 
@@ -116,12 +114,7 @@ def evaluate_folders(
     pairs = find_pairs(ir_dir, vis_dir)
     matched = match_fused(pairs, fused)
     results: Results = {m: {"per_image": {}, "mean": {}} for m in fused}
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(pairs) * len(fused), desc="evaluate", unit="img", file=sys.stderr)
-    try:
+    with progress_bar(total=len(pairs) * len(fused), desc="evaluate", unit="img", enabled=progress) as bar:
         for pair in pairs:
             ir, vis = _grey(pair.ir, max_pixels), _grey(pair.vis, max_pixels)
             if ir.shape != vis.shape:
@@ -142,11 +135,7 @@ def evaluate_folders(
                 t = Triple(f, ir, vis) if sources is None else sources.with_fused(f)
                 sources = sources or t
                 results[method]["per_image"][pair.name] = evaluate_triple(t, chosen)
-                if bar is not None:
-                    bar.update(1)
-    finally:
-        if bar is not None:
-            bar.close()
+                bar.update(1)
     for method in fused:
         per_image = results[method]["per_image"]
         results[method]["mean"] = {n: _nanmean([v[n] for v in per_image.values()]) for n in chosen}
@@ -258,89 +247,3 @@ def to_text(results: Results) -> str:
     ]
     n_images = len(next(iter(results.values()))["per_image"])
     return "\n".join([f"mean over {n_images} image(s); * best, ↑ higher / ↓ lower is better", *lines])
-
-
-# --------------------------------------------------------------------------------------------------- CLI
-
-
-def _parse_fused(values: list[str]) -> dict[str, Path]:
-    fused: dict[str, Path] = {}
-    for value in values:
-        name, sep, folder = value.partition("=")
-        if not sep:
-            name, folder = Path(value).name or value, value
-        if not name or not folder:
-            raise WavecrossError(f"--fused {value!r}: expected DIR or NAME=DIR.")
-        if name in fused:
-            raise WavecrossError(f"--fused: method name {name!r} given twice; name the folders NAME=DIR.")
-        fused[name] = Path(folder)
-    return fused
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``wavecross evaluate``."""
-    parser.add_argument("--ir", required=True, metavar="DIR", help="folder of infrared source images")
-    parser.add_argument("--vis", required=True, metavar="DIR", help="folder of visible source images")
-    parser.add_argument(
-        "--fused",
-        required=True,
-        action="append",
-        metavar="[NAME=]DIR",
-        help="folder of fused images (file stems as the sources); repeat to compare methods",
-    )
-    parser.add_argument(
-        "--convention",
-        default="cddfuse",
-        choices=("cddfuse", "vifb", "tang"),
-        help="reference code whose definitions to follow (default: cddfuse)",
-    )
-    parser.add_argument(
-        "--metrics",
-        metavar="M1,M2,...",
-        help="metric names (default: the convention's preset), e.g. SD,AG,SCD,SF,CC,EN,Nabf,MS_SSIM,RankAgree",
-    )
-    parser.add_argument("--json", metavar="FILE", help="write the per-image and mean values as JSON")
-    parser.add_argument("--csv", metavar="FILE", help="write the per-image and mean values as CSV")
-    parser.add_argument("--markdown", metavar="FILE", help="write mean and per-image tables as Markdown")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
-    add_max_pixels(parser)
-
-
-def _write(path: str, text: str) -> None:
-    """Atomically, so an interrupted or failed write leaves no truncated file."""
-    write_text(path, text if text.endswith("\n") else text + "\n")
-
-
-def run(args: argparse.Namespace) -> int:
-    """Run ``wavecross evaluate``."""
-    from .metrics import retain_freed_memory
-
-    limit = max_pixels(args)
-    outputs = [Path(p) for p in (args.json, args.csv, args.markdown) if p]
-    for path in outputs:  # before the long computation, not after it
-        if path.is_dir():
-            raise WavecrossError(f"{path}: is a folder; give a file name.")
-        check_writable(path.parent, path)
-    retain_freed_memory()  # a batch job over many images: keep freed arrays for reuse instead of re-faulting them
-    metrics = None
-    if args.metrics is not None:
-        metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
-        if not metrics:
-            raise WavecrossError(f"--metrics {args.metrics!r} names no metric; list names such as EN,SD,SF.")
-    results = evaluate_folders(
-        args.ir,
-        args.vis,
-        _parse_fused(args.fused),
-        convention=args.convention,
-        metrics=metrics,
-        progress=not args.no_progress,
-        max_pixels=limit,
-    )
-    if args.json:
-        _write(args.json, to_json(results))
-    if args.csv:
-        _write(args.csv, to_csv(results))
-    if args.markdown:
-        _write(args.markdown, to_markdown(results, args.convention))
-    print(to_text(results))
-    return 0

@@ -1,4 +1,4 @@
-"""``wavecross export --format onnx -o FILE``: the network as ONNX with dynamic height and width.
+"""The network as ONNX with dynamic height and width (``wavecross export --format onnx -o FILE``).
 
 The exported graph takes ``ir`` and ``vis`` (1, 1, H, W) float32 in [0, 1] — any H, W ≥ 16, padding and cropping
 are inside the graph — and returns ``fused`` (1, 1, H, W). Colour handling (Y/CbCr) stays outside, as in
@@ -7,7 +7,6 @@ are inside the graph — and returns ``fused`` (1, 1, H, W). Colour handling (Y/
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import warnings
@@ -19,7 +18,14 @@ from .errors import WavecrossError
 
 
 def export_onnx(model: torch.nn.Module, path: str | Path, opset: int = 18) -> Path:
-    """Write ``model`` to ``path`` (atomically) as ONNX with dynamic H and W."""
+    """Write ``model`` to ``path`` (atomically) as ONNX with dynamic H and W; needs the ``export`` extra."""
+    try:
+        import onnx  # noqa: F401
+        import onnxscript  # noqa: F401
+    except ImportError:
+        raise WavecrossError(
+            "ONNX export needs the onnx and onnxscript packages: pip install 'wavecross[export]'."
+        ) from None
     path = Path(path)
     model = model.eval().cpu().float()
     dim_h = torch.export.Dim("height", min=16, max=16384)
@@ -44,31 +50,3 @@ def export_onnx(model: torch.nn.Module, path: str | Path, opset: int = 18) -> Pa
     program.save(str(tmp))
     os.replace(tmp, path)
     return path
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--format", default="onnx", choices=("onnx",), help="export format (onnx)")
-    parser.add_argument("-o", "--output", required=True, help="output file, e.g. wavecross.onnx")
-    parser.add_argument("--model", default="wavecross", help="bundled model name")
-    parser.add_argument("--weights", default=None, help="a model.safetensors from `wavecross train` instead")
-    parser.add_argument("--opset", type=int, default=18, help="ONNX opset version (default 18)")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
-
-
-def run(args: argparse.Namespace) -> int:
-    from .hub import load_model
-
-    out = Path(args.output)
-    if out.exists() and not args.overwrite:
-        raise WavecrossError(f"{out}: already exists; choose another output or pass --overwrite.")
-    try:
-        import onnx  # noqa: F401
-        import onnxscript  # noqa: F401
-    except ImportError:
-        raise WavecrossError(
-            "ONNX export needs the onnx and onnxscript packages: pip install 'wavecross[export]'."
-        ) from None
-    model = load_model(args.model, device="cpu", weights=args.weights)
-    export_onnx(model, out, args.opset)
-    print(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB): inputs ir, vis (1, 1, H, W) in [0, 1]")
-    return 0

@@ -6,6 +6,7 @@ downloaded. ``load_model("wavecross")`` returns the trained network in eval mode
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -45,6 +46,17 @@ def weights_path(name: str) -> Path:
             f"{path}: bundled weights of model {name!r} are missing; reinstall wavecross or pass --weights FILE."
         )
     return path
+
+
+def parameter_count(name: str) -> int:
+    """Learnable parameters of a named model: its network built from the config stored with the weights, on the
+    meta device (no memory, no weights read)."""
+    from safetensors import safe_open
+
+    with safe_open(str(weights_path(name)), framework="pt") as f:
+        config = json.loads((f.metadata() or {})["config"])
+    with torch.device("meta"):
+        return sum(p.numel() for p in WaveCross(config).parameters())
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:

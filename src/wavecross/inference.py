@@ -1,4 +1,5 @@
-"""Fusing images with a trained model: the Python API behind ``wavecross fuse``.
+"""Fusing images with a trained model: the in-memory API (arrays, PIL images, tensors, single paths); files and
+folders of pairs, as `wavecross fuse` does them, are :mod:`wavecross.fuse_files`.
 
 Conventions (those of the field): the network fuses one luminance channel, the IR grey level and the visible
 BT.601 Y, both in [0, 1]. A colour visible image gives a colour result: the fused Y is recombined with the

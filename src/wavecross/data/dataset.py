@@ -23,7 +23,7 @@ from torch.utils.data import Dataset
 
 from ..errors import WavecrossError
 from .io import ROBUST_PERCENTILES, is_grey, is_image_file, luminance, luminance_u8, read_image, to_unit
-from .pairs import find_pairs
+from .pairs import find_pairs, pair_folders
 
 __all__ = ["PairedImageDataset", "load_luminance", "val_count"]
 
@@ -101,7 +101,9 @@ def _root_labels(roots: list[Path]) -> list[str]:
 
 
 class PairedImageDataset(Dataset):
-    """Aligned IR/visible luminance samples from one or more roots holding ``ir/`` and ``vi/`` folders.
+    """Aligned IR/visible luminance samples from one or more roots holding an IR and a visible folder (``ir/vi``,
+    ``Ir/Vis``, ``infrared/visible``, ...: see :func:`~wavecross.data.pairs.pair_folders`; ``ir_dir``/``vis_dir``
+    name them for any other layout).
 
     Items are ``{"ir": (1, crop, crop), "vis": (1, crop, crop), "name": "<root>/<file>"}`` with float
     tensors in [0, 1]. ``crop=None`` gives whole images (use batch size 1). The train split draws a random
@@ -124,11 +126,13 @@ class PairedImageDataset(Dataset):
         seed: int = 0,
         augment: bool = True,
         on_bad: str = "error",
+        ir_dir: str | None = None,
+        vis_dir: str | None = None,
     ) -> None:
         if isinstance(roots, (str, Path)):
             roots = [roots]
         if not roots:
-            raise WavecrossError("no dataset roots given; pass folders that contain ir/ and vi/.")
+            raise WavecrossError("no dataset roots given; pass folders that contain an IR and a visible folder.")
         if split not in ("train", "val"):
             raise WavecrossError(f"split={split!r}: use 'train' or 'val'.")
         if on_bad not in ("error", "warn"):
@@ -146,18 +150,17 @@ class PairedImageDataset(Dataset):
         bad: list[tuple[str, str]] = []
         paths = [Path(r) for r in roots]
         for root, label in zip(paths, _root_labels(paths), strict=True):
-            self._load_root(root, label, val_fraction, bad)
+            self._load_root(pair_folders(root, ir_dir, vis_dir), label, val_fraction, bad)
         if bad:
             self._report(bad, on_bad)
         if not self.names:
             hint = "use val_fraction > 0 and roots of 2 pairs or more" if split == "val" else "add pairs"
             raise WavecrossError(f"no usable pairs in the {split} split of {', '.join(map(str, paths))}; {hint}.")
 
-    def _load_root(self, root: Path, label: str, val_fraction: float, bad: list[tuple[str, str]]) -> None:
-        ir_dir, vis_dir = root / "ir", root / "vi"
-        for folder in (ir_dir, vis_dir):
-            if not folder.is_dir():
-                raise WavecrossError(f"{folder}: missing; a dataset root must contain ir/ and vi/ folders.")
+    def _load_root(
+        self, folders: tuple[Path, Path], label: str, val_fraction: float, bad: list[tuple[str, str]]
+    ) -> None:
+        ir_dir, vis_dir = folders
         pairs = find_pairs(ir_dir, vis_dir, allow_unpaired=True)
         ir_names = {p.name for p in ir_dir.iterdir() if p.is_file() and is_image_file(p)}
         vis_names = {p.name for p in vis_dir.iterdir() if p.is_file() and is_image_file(p)}

@@ -1,4 +1,9 @@
-"""Finding IR/visible pairs: files with identical names in an ``ir/`` and a ``vi/`` folder."""
+"""Finding IR/visible pairs: files with identical names in an IR folder and a visible folder.
+
+A data-set root holds the two folders under the names public data sets use (``ir/vi`` for MSRS, RoadScene and
+TNO, ``Ir/Vis`` for M3FD, ``infrared/visible`` for LLVIP, ...); :func:`pair_folders` is the one place that
+knows them, for every command and the training data.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,9 @@ import numpy as np
 from ..errors import WavecrossError
 from .io import is_image_file, luminance_u8, missing_file_error, read_image
 
+IR_FOLDER_NAMES = ("ir", "IR", "Ir", "infrared", "Infrared", "thermal")
+VIS_FOLDER_NAMES = ("vi", "VI", "Vis", "vis", "visible", "Visible", "rgb")
+
 
 @dataclass(frozen=True)
 class Pair:
@@ -18,6 +26,60 @@ class Pair:
     name: str
     ir: Path
     vis: Path
+
+
+def _candidates(root: Path, names: tuple[str, ...]) -> list[Path]:
+    """Sub-folders of ``root`` whose name is one of ``names``, in that order. Names are compared with the folder
+    names as listed, so ``ir`` and ``IR`` are one folder on a case-insensitive file system, not an ambiguity."""
+    found = {p.name: p for p in root.iterdir() if p.is_dir()}
+    return [found[n] for n in names if n in found]
+
+
+def _pick(root: Path, kind: str, names: tuple[str, ...], chosen: str | None, flag: str) -> Path:
+    if chosen is not None:
+        folder = root / chosen
+        if not folder.is_dir():
+            raise WavecrossError(f"{folder}: no such folder ({flag} {chosen}); check the name.")
+        return folder
+    found = _candidates(root, names)
+    if len(found) > 1:
+        raise WavecrossError(
+            f"{root}: holds {len(found)} {kind} folders ({', '.join(p.name for p in found)}); remove or rename "
+            f"all but one, or choose one with {flag} NAME."
+        )
+    if not found:
+        raise WavecrossError(
+            f"{root}: no {kind} folder; expected one of {root / names[0]}, {', '.join(names[1:])} "
+            f"(or name it with {flag} NAME)."
+        )
+    return found[0]
+
+
+def pair_folders(root: str | Path, ir_dir: str | None = None, vis_dir: str | None = None) -> tuple[Path, Path]:
+    """The IR and visible folders of a data-set root.
+
+    Without ``ir_dir``/``vis_dir`` each is found among :data:`IR_FOLDER_NAMES` / :data:`VIS_FOLDER_NAMES`; with
+    them, those sub-folders are used. A missing root, a root with none or two candidates of a kind (e.g. both
+    ``ir/`` and ``infrared/``) is a :class:`WavecrossError` naming the root and the candidates.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise WavecrossError(f"{root}: no such folder; check the path.")
+    return (
+        _pick(root, "infrared", IR_FOLDER_NAMES, ir_dir, "--ir-dir"),
+        _pick(root, "visible", VIS_FOLDER_NAMES, vis_dir, "--vis-dir"),
+    )
+
+
+def is_pair_root(root: str | Path, ir_dir: str | None = None, vis_dir: str | None = None) -> bool:
+    """Whether ``root`` has an IR and a visible folder (by the given names, else by the known ones), so a folder
+    of data sets can tell its sets from other sub-folders; :func:`pair_folders` then checks for ambiguity."""
+    root = Path(root)
+    if not root.is_dir():
+        return False
+    has_ir = (root / ir_dir).is_dir() if ir_dir else bool(_candidates(root, IR_FOLDER_NAMES))
+    has_vis = (root / vis_dir).is_dir() if vis_dir else bool(_candidates(root, VIS_FOLDER_NAMES))
+    return has_ir and has_vis
 
 
 def _images(folder: Path, strict: bool) -> dict[str, Path]:
@@ -64,18 +126,21 @@ def _listing(names: list[str], most: int = 5) -> str:
 
 
 def load_pair_set(
-    set_dir: str | Path, progress: bool = False, label: str = "", max_pixels: int | None = None
+    set_dir: str | Path,
+    progress: bool = False,
+    label: str = "",
+    max_pixels: int | None = None,
+    ir_dir: str | None = None,
+    vis_dir: str | None = None,
 ) -> tuple[list[str], list[np.ndarray], list[np.ndarray]]:
-    """Names (file stems) and 0–255 luminance images (uint8) of the pairs in ``set_dir/ir`` and ``set_dir/vi``:
-    IR grey and visible BT.601 Y, as the metric references see them. Sizes must match within each pair.
-    ``max_pixels``: see :func:`~wavecross.data.io.read_image`."""
-    from tqdm import tqdm
+    """Names (file stems) and 0–255 luminance images (uint8) of the pairs in the IR and visible folders of
+    ``set_dir`` (see :func:`pair_folders`): IR grey and visible BT.601 Y, as the metric references see them.
+    Sizes must match within each pair. ``max_pixels``: see :func:`~wavecross.data.io.read_image`."""
+    from ..progress import progress_bar
 
-    set_dir = Path(set_dir)
     names, irs, viss = [], [], []
-    for pair in tqdm(
-        find_pairs(set_dir / "ir", set_dir / "vi"), desc=f"{label}: reading", disable=not progress, leave=False
-    ):
+    pairs = find_pairs(*pair_folders(set_dir, ir_dir, vis_dir))
+    for pair in progress_bar(pairs, desc=f"{label}: reading", unit="pair", enabled=progress, leave=False):
         ir = luminance_u8(read_image(pair.ir, max_pixels))
         vis = luminance_u8(read_image(pair.vis, max_pixels))
         if ir.shape != vis.shape:

@@ -5,8 +5,9 @@ from .config import PRESETS, WaveCrossConfig, get_config
 from .cross import CrossAttentionFusion, CrossAttentionStage
 from .decoder import FusionDecoder
 from .encoder import DenseBlock, ModalityAutoencoder, ModalityEncoder, ReconstructionDecoder
-from .io import load_weights, save_weights
-from .network import WaveCross, pad_to_multiple
+from .io import save_weights
+from .network import WaveCross, load_weights
+from .padding import pad_to_multiple
 from .wa import BandAttention, BandConvBlock, ChannelLayerNorm, WaveletAttention
 from .wavelets import BAND_NAMES, HaarDWT, HaarIWT, haar_dwt, haar_iwt
 

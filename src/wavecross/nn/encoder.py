@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .config import WaveCrossConfig
+from .padding import pad_to_multiple
 
 
 def conv3x3(cin: int, cout: int, stride: int = 1, act: bool = True) -> nn.Sequential:
@@ -89,8 +90,6 @@ class ModalityAutoencoder(nn.Module):
         self.decoder = ReconstructionDecoder(cfg)
 
     def forward(self, x: Tensor) -> Tensor:
-        from .network import pad_to_multiple  # shared padding rule, kept in one place
-
         padded, size = pad_to_multiple(x, 8)
         shallow, deep = self.encoder(padded)
         return self.decoder(deep, shallow)[..., : size[0], : size[1]]

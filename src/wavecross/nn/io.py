@@ -1,10 +1,16 @@
-"""Saving and loading Wave-Cross weights as safetensors (no pickle), with the config in the file's metadata."""
+"""Saving and loading weights as safetensors (no pickle), with the model's config in the file's metadata.
+
+The file format only: which network a config builds is the caller's (:func:`wavecross.nn.load_weights` passes
+``WaveCross``), so this module imports no network code and ``nn`` has no import cycle.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors import SafetensorError
@@ -74,10 +80,12 @@ def read_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, s
     return tensors, metadata
 
 
-def load_weights(path: str | Path, map_location: str = "cpu") -> nn.Module:
-    """Build a :class:`~wavecross.nn.WaveCross` from the config in ``path`` and load its weights (fp32)."""
-    from .network import WaveCross
+def load_module(path: str | Path, build: Callable[[dict[str, Any]], nn.Module], map_location: str = "cpu") -> nn.Module:
+    """``build(config)`` with the config stored in ``path``, its weights loaded (fp32), on ``map_location``.
 
+    A config that is not a JSON object, or that ``build`` refuses (``ValueError``/``TypeError``: unknown keys,
+    values of the wrong type), and weights that do not fit it are :class:`WavecrossError` naming the file.
+    """
     tensors, metadata = read_weights(path)
     if "config" not in metadata:
         raise WavecrossError(f"{path}: has no model config in its metadata; it was not written by wavecross.")
@@ -85,7 +93,7 @@ def load_weights(path: str | Path, map_location: str = "cpu") -> nn.Module:
         config = json.loads(metadata["config"])
         if not isinstance(config, dict):
             raise TypeError(f"a JSON {type(config).__name__}, not an object")
-        model = WaveCross(config)
+        model = build(config)
     except (ValueError, TypeError) as exc:  # invalid JSON, unknown keys, values of the wrong type
         raise WavecrossError(
             f"{path}: the model config in its metadata is invalid ({_one_line(exc)}); it was not written by this "

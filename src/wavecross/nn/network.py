@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .attention import PatchEmbed, PatchUnembed
@@ -13,22 +11,9 @@ from .config import WaveCrossConfig, get_config
 from .cross import CrossAttentionFusion
 from .decoder import FusionDecoder
 from .encoder import ModalityEncoder
+from .io import load_module, save_weights
+from .padding import pad_to_multiple
 from .wa import WaveletAttention
-
-
-def pad_to_multiple(x: Tensor, multiple: int) -> tuple[Tensor, tuple[int, int]]:
-    """Pad (B, C, H, W) at the bottom/right to multiples of ``multiple``; returns the padded tensor and (H, W).
-
-    Reflection padding keeps image statistics at the border (no artificial dark frame); when the pad is larger
-    than the image allows for reflection, the remainder is filled by replication.
-    """
-    h, w = x.shape[-2:]
-    ph, pw = (-h) % multiple, (-w) % multiple
-    # Unconditional pads (possibly of zero) and sym_min keep this traceable with symbolic sizes (ONNX export).
-    rh, rw = torch.sym_min(ph, h - 1), torch.sym_min(pw, w - 1)
-    x = F.pad(x, (0, rw, 0, rh), mode="reflect")
-    x = F.pad(x, (0, pw - rw, 0, ph - rh), mode="replicate")
-    return x, (h, w)
 
 
 class WaveCross(nn.Module):
@@ -76,13 +61,14 @@ class WaveCross(nn.Module):
 
     def save(self, path: str | Path, half: bool = False) -> None:
         """Save weights (and the config, as metadata) to a safetensors file; ``half`` stores fp16."""
-        from .io import save_weights
-
         save_weights(self, path, half=half)
 
     @classmethod
     def load(cls, path: str | Path, map_location: str = "cpu") -> WaveCross:
         """A network built from the config stored in a safetensors file, with its weights."""
-        from .io import load_weights
-
         return load_weights(path, map_location=map_location)
+
+
+def load_weights(path: str | Path, map_location: str = "cpu") -> WaveCross:
+    """Build a :class:`WaveCross` from the config in ``path`` and load its weights (fp32)."""
+    return load_module(path, WaveCross, map_location)

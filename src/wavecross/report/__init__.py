@@ -1,6 +1,7 @@
 """The benchmark report: run methods on test sets, score them alike, and write tables, figures and a page.
 
-``wavecross benchmark`` is :mod:`wavecross.report.benchmark`; :func:`run_benchmark` is its Python form.
+:func:`run_benchmark` (:mod:`.benchmark`) runs and scores; :mod:`.tables` builds the leaderboards, :mod:`.figures`
+draws and :mod:`.html` writes ``index.html``. The command ``wavecross benchmark`` is :mod:`wavecross.cli.benchmark`.
 """
 
 from __future__ import annotations

@@ -1,20 +1,19 @@
-"""``wavecross benchmark``: every method on every test set, same metrics, same machine, one report folder.
+"""The benchmark: every method on every test set, same metrics, same machine, one report folder.
 
 Methods named in ``--methods`` are run here through :func:`wavecross.inference.get_fuser` on the luminance
 of each pair (IR grey, visible BT.601 Y, 0–255 rounded as the metric references see them) and timed;
 published methods enter through ``--fused NAME=DIR`` with their outputs laid out as
 ``DIR/<set>/<name>.png``. All of them are then scored by the same metric code from the saved 8-bit files, so
-our numbers and the peers' are comparable.
+our numbers and the peers' are comparable. Tables are :mod:`.tables`, figures :mod:`.figures` and the page
+:mod:`.html`; ``wavecross benchmark`` is :mod:`wavecross.cli.benchmark`.
 """
 
 from __future__ import annotations
 
-import argparse
 import glob
 import json
 import os
 import platform
-import re
 import time
 from collections.abc import Sequence
 from datetime import datetime, timezone
@@ -25,114 +24,29 @@ import numpy as np
 
 from ..data import find_pairs, load_pair_set, luminance_u8, read_image, write_image
 from ..data.io import check_writable, is_image_file, write_text
+from ..data.pairs import is_pair_root, pair_folders
 from ..errors import WavecrossError
-from ..fuse_cli import add_max_pixels, max_pixels
-from . import figures
-from .html import Table, write_index
+from ..progress import progress_bar
+from . import figures, tables
+from .html import write_index
 
 DEFAULT_METHODS = ("wavecross", "gff", "dwt", "laplacian", "mean", "max")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+THERMAL_METRICS = ("RankAgree", "LocalEnergyErr", "HotContrast")
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", required=True, type=Path, help="folder of test sets laid out as <set>/ir, <set>/vi")
-    parser.add_argument(
-        "--methods",
-        default=",".join(DEFAULT_METHODS),
-        help="comma-separated methods to run here (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--fused",
-        action="append",
-        default=[],
-        metavar="NAME=DIR",
-        help="add a method from its fused outputs DIR/<set>/<name>.png (repeatable)",
-    )
-    parser.add_argument("--sets", default=None, help="comma-separated subset of the sets in --data (default: all)")
-    parser.add_argument(
-        "--convention", default="cddfuse", help="metric convention: cddfuse, vifb or tang (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--metrics",
-        default=None,
-        help="preset, 'all' or comma-separated names (default: the convention's preset + thermal metrics)",
-    )
-    parser.add_argument("-o", "--output", required=True, type=Path, help="report folder to create")
-    parser.add_argument("--overwrite", action="store_true", help="allow writing into a non-empty report folder")
-    parser.add_argument("--weights", type=Path, default=None, help="network weights (default: the shipped model)")
-    parser.add_argument("--device", default="cpu", help="device for the network (default: %(default)s)")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-    parser.add_argument("--grid-rows", type=int, default=4, help="images per set in the image grid")
-    parser.add_argument(
-        "--show",
-        action="append",
-        default=[],
-        metavar="SET/NAME",
-        help="always put this pair in its set's image grid and zoom panel, e.g. TNO/01 (repeatable)",
-    )
-    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    add_max_pixels(parser)
-
-
-def parse_fused(specs: Sequence[str]) -> dict[str, Path]:
-    """``NAME=DIR`` strings → {name: folder}; names must be plain file-name-like words and unique."""
-    out: dict[str, Path] = {}
-    for spec in specs:
-        name, sep, folder = spec.partition("=")
-        name = name.strip()
-        if not sep or not folder.strip() or not _NAME.match(name):
-            raise WavecrossError(f"--fused {spec!r} is not NAME=DIR; write e.g. --fused SeAFusion=peers/SeAFusion.")
-        if name in out:
-            raise WavecrossError(f"--fused names {name!r} twice; give each fused method its own name.")
-        out[name] = Path(folder.strip())
-    return out
-
-
-def run(args: argparse.Namespace) -> int:
-    from ..metrics import retain_freed_memory
-
-    retain_freed_memory()  # many images in one process: reuse freed arrays instead of re-faulting their pages
-    if args.threads is not None:
-        if args.threads < 1:
-            raise WavecrossError(f"--threads {args.threads} must be at least 1.")
-        import torch
-
-        torch.set_num_threads(args.threads)
-    limit = max_pixels(args)
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    sets = [s.strip() for s in args.sets.split(",") if s.strip()] if args.sets else None
-    metrics = None
-    if args.metrics is not None:
-        metrics = args.metrics if "," not in args.metrics else [m.strip() for m in args.metrics.split(",") if m.strip()]
-        if not metrics:
-            raise WavecrossError(f"--metrics {args.metrics!r} names no metric; give a preset, all, or metric names.")
-    summary = run_benchmark(
-        args.data,
-        methods,
-        parse_fused(args.fused),
-        args.convention,
-        args.output,
-        sets=sets,
-        metrics=metrics,
-        overwrite=args.overwrite,
-        weights=args.weights,
-        device=args.device,
-        grid_rows=args.grid_rows,
-        show=args.show,
-        progress=not args.no_progress,
-        max_pixels=limit,
-    )
-    print(f"report written to {Path(args.output) / 'index.html'} ({summary['elapsed_s']:.0f} s)")
-    return 0
-
-
-def find_sets(data_dir: Path, only: Sequence[str] | None = None) -> list[str]:
-    """Sub-folders of ``data_dir`` holding both ``ir/`` and ``vi/``, sorted (or ``only``, checked)."""
+def find_sets(
+    data_dir: Path, only: Sequence[str] | None = None, ir_dir: str | None = None, vis_dir: str | None = None
+) -> list[str]:
+    """Sub-folders of ``data_dir`` holding an IR and a visible folder (see
+    :func:`~wavecross.data.pairs.pair_folders`), sorted (or ``only``, checked)."""
     if not data_dir.is_dir():
         raise WavecrossError(f"{data_dir}: no such folder; point --data to a folder of <set>/ir and <set>/vi.")
-    found = sorted(p.name for p in data_dir.iterdir() if (p / "ir").is_dir() and (p / "vi").is_dir())
+    found = sorted(p.name for p in data_dir.iterdir() if is_pair_root(p, ir_dir, vis_dir))
     if not found:
-        raise WavecrossError(f"{data_dir}: contains no test set (no <set>/ir and <set>/vi folders).")
+        raise WavecrossError(
+            f"{data_dir}: contains no test set (no sub-folder with an IR and a visible folder, such as <set>/ir "
+            "and <set>/vi)."
+        )
     if only:
         missing = [s for s in only if s not in found]
         if missing:
@@ -150,16 +64,19 @@ def _check_output(out_dir: Path, overwrite: bool) -> None:
 
 
 def _check_sets(
-    data_dir: Path, set_names: list[str], fused_dirs: dict[str, Path], progress: bool, max_pixels: int | None
+    data_dir: Path,
+    folders: dict[str, tuple[Path, Path]],
+    fused_dirs: dict[str, Path],
+    progress: bool,
+    max_pixels: int | None,
 ) -> None:
     """Before anything is written: every pair of every set readable (sizes, pixel limit), and a fused image for
     each pair in every published folder that has the set."""
     from ..evaluate import match_fused
 
-    for set_name in set_names:
-        set_dir = data_dir / set_name
-        load_pair_set(set_dir, progress, f"{set_name}: checking", max_pixels)
-        pairs = find_pairs(set_dir / "ir", set_dir / "vi")
+    for set_name, (ir_dir, vis_dir) in folders.items():
+        load_pair_set(data_dir / set_name, progress, f"{set_name}: checking", max_pixels, ir_dir.name, vis_dir.name)
+        pairs = find_pairs(ir_dir, vis_dir)
         match_fused(pairs, {n: d / set_name for n, d in fused_dirs.items() if (d / set_name).is_dir()})
 
 
@@ -226,15 +143,14 @@ def _run_method(
     progress: bool,
 ) -> dict[str, float]:
     """Fuse a whole set with one method, save 8-bit PNGs, and time the fuse calls alone."""
-    from tqdm import tqdm
-
     side = min(128, *irs[0].shape)  # warm-up: thread pools, lazy kernels, first allocations
     fuser(irs[0][:side, :side] / np.float32(255), viss[0][:side, :side] / np.float32(255))
     seconds, megapixels = 0.0, 0.0
-    for name, ir, vis in tqdm(
+    for name, ir, vis in progress_bar(
         list(zip(names, irs, viss, strict=True)),
         desc=f"{set_name}: {method}",
-        disable=not progress,
+        unit="pair",
+        enabled=progress,
         leave=False,
     ):
         a, b = ir.astype(np.float32) / 255, vis.astype(np.float32) / 255
@@ -267,16 +183,18 @@ def _grid_rows(names: list[str], count: int, shown: Sequence[str] = ()) -> list[
     return first + rest
 
 
-def parse_show(specs: Sequence[str], set_names: Sequence[str], data_dir: Path) -> dict[str, list[str]]:
-    """``SET/NAME`` strings → {set: [file stems]}; each must name a pair of a benchmarked set."""
+def parse_show(specs: Sequence[str], folders: dict[str, tuple[Path, Path]]) -> dict[str, list[str]]:
+    """``SET/NAME`` strings → {set: [file stems]}; each must name a pair of a benchmarked set (``folders``: the
+    IR and visible folders of each set)."""
     shown: dict[str, list[str]] = {}
     for spec in specs:
         set_name, sep, stem = spec.partition("/")
         stem = Path(stem).stem
-        if not sep or set_name not in set_names:
-            raise WavecrossError(f"--show {spec!r}: expected SET/NAME with SET one of {', '.join(set_names)}.")
-        if _find_image(data_dir / set_name / "ir", stem) is None:
-            raise WavecrossError(f"--show {spec!r}: {data_dir / set_name / 'ir'} has no image named {stem}.")
+        if not sep or set_name not in folders:
+            raise WavecrossError(f"--show {spec!r}: expected SET/NAME with SET one of {', '.join(folders)}.")
+        ir_dir = folders[set_name][0]
+        if _find_image(ir_dir, stem) is None:
+            raise WavecrossError(f"--show {spec!r}: {ir_dir} has no image named {stem}.")
         shown.setdefault(set_name, []).append(stem)
     return shown
 
@@ -293,19 +211,23 @@ def run_benchmark(
     overwrite: bool = False,
     model: Any = None,
     weights: str | Path | None = None,
-    device: str = "cpu",
+    device: str = "auto",
     grid_rows: int = 4,
     show: Sequence[str] = (),
     progress: bool = True,
     max_pixels: int | None = None,
+    ir_dir: str | None = None,
+    vis_dir: str | None = None,
 ) -> dict[str, Any]:
     """Run, score and report; returns the summary also written to ``out_dir/results.json``.
 
     ``model`` (a :class:`~wavecross.nn.WaveCross`) replaces the shipped network for the ``wavecross``
-    method, as tests do with an untrained tiny one; ``metrics=None`` computes every metric, thermal ones
-    included. ``show`` lists ``SET/NAME`` pairs the image grids must contain. Everything that can be checked
-    (options, sets, published outputs, the report folder, the weights)
-    is checked before anything is written. ``max_pixels``: see :func:`~wavecross.data.io.read_image`.
+    method, as tests do with an untrained tiny one; ``metrics=None`` computes the convention's preset plus the
+    thermal-fidelity metrics (``"all"``: every metric). ``show`` lists ``SET/NAME`` pairs the image grids must
+    contain. A set is a sub-folder of ``data_dir`` with an IR and a visible folder (``ir/vi``, ``Ir/Vis``,
+    ``infrared/visible``, ...; ``ir_dir``/``vis_dir`` name them otherwise). Everything that can be checked
+    (options, sets, published outputs, the report folder, the weights) is checked before anything is written.
+    ``max_pixels``: see :func:`~wavecross.data.io.read_image`.
     """
     from ..inference import get_fuser
 
@@ -313,13 +235,14 @@ def run_benchmark(
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     fused_dirs = {name: Path(p) for name, p in (fused or {}).items()}
     methods = list(methods)
-    set_names = find_sets(data_dir, sets)
+    set_names = find_sets(data_dir, sets, ir_dir, vis_dir)
     _check_methods(methods, fused_dirs, set_names)
     if sets is None:  # the sets every method covers first (the comparable ones), then by name
         set_names.sort(key=lambda s: (-sum((d / s).is_dir() for d in fused_dirs.values()), s))
+    folders = {s: pair_folders(data_dir / s, ir_dir, vis_dir) for s in set_names}
     metric_names = _resolve_metrics(metrics, convention)
-    shown = parse_show(show, set_names, data_dir)
-    _check_sets(data_dir, set_names, fused_dirs, progress, max_pixels)
+    shown = parse_show(show, folders)
+    _check_sets(data_dir, folders, fused_dirs, progress, max_pixels)
     _check_output(out_dir, overwrite)
     kinds = _kinds(methods, fused_dirs)
     fusers = {m: get_fuser(m, model=model, device=device, weights=weights) for m in methods}
@@ -341,6 +264,7 @@ def run_benchmark(
     for set_name in set_names:
         summary["per_set"][set_name] = _benchmark_set(
             data_dir / set_name,
+            folders[set_name],
             set_name,
             methods,
             fusers,
@@ -370,6 +294,7 @@ def _jsonable(value: Any) -> Any:
 
 def _benchmark_set(
     set_dir: Path,
+    pair_dirs: tuple[Path, Path],
     set_name: str,
     methods: list[str],
     fusers: dict[str, Any],
@@ -383,7 +308,7 @@ def _benchmark_set(
     progress: bool,
     max_pixels: int | None,
 ) -> dict[str, Any]:
-    names, irs, viss = load_pair_set(set_dir, progress, set_name, max_pixels)
+    names, irs, viss = load_pair_set(set_dir, progress, set_name, max_pixels, pair_dirs[0].name, pair_dirs[1].name)
     folders: dict[str, Path] = {}
     timing: dict[str, dict[str, float]] = {}
     for method in methods:
@@ -401,7 +326,7 @@ def _benchmark_set(
             f"{', '.join(absent)}: no {set_name}/ folder among {'its' if len(absent) == 1 else 'their'} fused "
             "outputs, so left out of this set."
         )
-    scores = _evaluate(set_dir, folders, convention, metric_names, progress, max_pixels)
+    scores = _evaluate(pair_dirs, folders, convention, metric_names, progress, max_pixels)
     info: dict[str, Any] = {
         "pairs": len(names),
         "megapixels": sum(ir.size for ir in irs) / 1e6,
@@ -410,7 +335,7 @@ def _benchmark_set(
         "means": {m: scores[m]["mean"] for m in folders},
         "per_image": {m: scores[m]["per_image"] for m in folders},
     }
-    info["leaderboard"] = _write_leaderboard(out_dir, set_name, scores, convention)
+    info["leaderboard"] = tables.write_leaderboard(out_dir, set_name, scores, convention)
     info["figures"] = _set_figures(
         out_dir, set_name, names, irs, viss, folders, info["means"], kinds, grid_rows, shown, max_pixels
     )
@@ -466,19 +391,6 @@ def _set_figures(
     return {k: p.relative_to(out_dir).as_posix() for k, p in paths.items()}
 
 
-def _timing_table(summary: dict[str, Any]) -> Table:
-    sets = summary["sets"]
-    rows = []
-    for method in summary["methods"]:
-        values = {s: summary["per_set"][s]["timing"][method]["ms_per_mp"] for s in sets}
-        seconds = sum(summary["per_set"][s]["timing"][method]["seconds"] for s in sets)
-        mp = sum(summary["per_set"][s]["timing"][method]["megapixels"] for s in sets)
-        values["all sets"] = 1000.0 * seconds / mp
-        rows.append((method, summary["kinds"][method], values))
-    columns = [(s, False) for s in sets] + [("all sets", False)]
-    return Table(columns, rows, digits={c: 1 for c, _ in columns})
-
-
 def _write_overview(summary: dict[str, Any], out_dir: Path, kinds: dict[str, str]) -> None:
     """Cross-set outputs: thermal scatter, timing table and chart, ``index.html``."""
     from ..metrics import HIGHER_IS_BETTER
@@ -491,17 +403,17 @@ def _write_overview(summary: dict[str, Any], out_dir: Path, kinds: dict[str, str
         summary["figures"]["thermal"] = path.relative_to(out_dir).as_posix()
     else:
         summary["notes"].append("No thermal-fidelity figure: it needs SF and RankAgree or LocalEnergyErr.")
-    timing = _timing_table(summary)
+    timing = tables.timing_table(summary)
     if summary["methods"]:
         per_set = {
             s: {m: summary["per_set"][s]["timing"][m]["ms_per_mp"] for m in summary["methods"]} for s in summary["sets"]
         }
         path = figures.timing_bars(per_set, kinds, fig_dir / "timing.png")
         summary["figures"]["timing"] = path.relative_to(out_dir).as_posix()
-    summary["timing_files"] = _write_timing(out_dir, timing)
+    summary["timing_files"] = tables.write_timing(out_dir, timing)
     _note_busy_machine(summary)
-    tables = {s: _html_table(summary, s) for s in summary["sets"]}
-    write_index(out_dir, summary, tables, figures.method_colours(kinds), timing)
+    leaderboards = {s: tables.metric_table(summary, s) for s in summary["sets"]}
+    write_index(out_dir, summary, leaderboards, figures.method_colours(kinds), timing)
 
 
 def _note_busy_machine(summary: dict[str, Any]) -> None:
@@ -519,33 +431,6 @@ def _note_busy_machine(summary: dict[str, Any]) -> None:
             f"while timing, of which about {env['threads']} is ours): absolute timings are pessimistic; "
             "compare methods through their ratios."
         )
-
-
-def _write_timing(out_dir: Path, table: Table) -> dict[str, str]:
-    names = [c for c, _ in table.columns]
-    lines = ["method," + ",".join(names)]
-    lines += [m + "," + ",".join(f"{v.get(c, float('nan')):.3f}" for c in names) for m, _, v in table.rows]
-    write_text(out_dir / "timing.csv", "\n".join(lines) + "\n")
-    data = {m: {"unit": "ms per megapixel", **{c: v.get(c) for c in names}} for m, _, v in table.rows}
-    write_text(out_dir / "timing.json", json.dumps(data, indent=2))
-    return {"csv": "timing.csv", "json": "timing.json"}
-
-
-def _html_table(summary: dict[str, Any], set_name: str) -> Table:
-    from ..metrics import HIGHER_IS_BETTER
-
-    info = summary["per_set"][set_name]
-    columns = [(m, HIGHER_IS_BETTER.get(m)) for m in summary["metrics"]] + [("ms/MP", False)]
-    rows = []
-    for method, means in info["means"].items():
-        values = dict(means)
-        if method in info["timing"]:
-            values["ms/MP"] = info["timing"][method]["ms_per_mp"]
-        rows.append((method, summary["kinds"][method], values))
-    return Table(columns, rows, digits={"ms/MP": 1})
-
-
-THERMAL_METRICS = ("RankAgree", "LocalEnergyErr", "HotContrast")
 
 
 def _resolve_metrics(metrics: str | Sequence[str] | None, convention: str) -> list[str]:
@@ -576,7 +461,7 @@ def _resolve_metrics(metrics: str | Sequence[str] | None, convention: str) -> li
 
 
 def _evaluate(
-    set_dir: Path,
+    pair_dirs: tuple[Path, Path],
     folders: dict[str, Path],
     convention: str,
     metric_names: list[str],
@@ -586,26 +471,10 @@ def _evaluate(
     from ..evaluate import evaluate_folders
 
     return evaluate_folders(
-        set_dir / "ir",
-        set_dir / "vi",
+        *pair_dirs,
         folders,
         convention=convention,
         metrics=metric_names,
         progress=progress,
         max_pixels=max_pixels,
     )
-
-
-def _write_leaderboard(
-    out_dir: Path, set_name: str, scores: dict[str, dict[str, Any]], convention: str
-) -> dict[str, str]:
-    """``leaderboard_<set>.md/.csv/.json`` through ``wavecross evaluate``'s own table writers."""
-    from ..evaluate import to_csv, to_json, to_markdown
-
-    texts = {"md": to_markdown(scores, convention), "csv": to_csv(scores), "json": to_json(scores)}
-    paths = {}
-    for ext, text in texts.items():
-        path = out_dir / f"leaderboard_{set_name}.{ext}"
-        write_text(path, text if text.endswith("\n") else text + "\n")
-        paths[ext] = path.relative_to(out_dir).as_posix()
-    return paths

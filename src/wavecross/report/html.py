@@ -9,11 +9,11 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..data.io import write_text
+from .tables import Table, best_rows
 
 CSS = """
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1c2833;
@@ -26,30 +26,16 @@ margin:18px 0;box-shadow:0 1px 3px rgba(0,0,0,.08)}h2{margin:4px 0 10px;font-siz
 margin:18px 0 6px}table{border-collapse:collapse;font-size:13px;font-variant-numeric:tabular-nums}
 th,td{padding:4px 7px;border-bottom:1px solid #e5e8e8;text-align:right}
 th{background:#eaf2f8;white-space:nowrap}td:first-child{white-space:nowrap}
-.scroll{overflow-x:auto}
-td:first-child,th:first-child{text-align:left}td.best{font-weight:700;background:#fdebd0}
+section{min-width:0}.scroll{overflow-x:auto;max-width:100%}
+td:first-child,th:first-child{text-align:left;position:sticky;left:0;z-index:1}td:first-child{background:#fff}
+td.best{font-weight:700;background:#fdebd0}
 tr.ours td{background:#fdedec}tr.ours td.best{background:#f5b7b1}.kind{font-size:11px;color:#7b7d7d}
 .badge{display:inline-block;width:9px;height:9px;border-radius:2px;margin-right:6px}
 img{max-width:100%;border:1px solid #e5e8e8;border-radius:4px}.links a{margin-right:12px;font-size:13px}
 .note{color:#6e2c00;background:#fef5e7;padding:6px 10px;border-radius:4px;font-size:13px;margin:4px 0}
-.muted{color:#7b7d7d;font-size:12px}code{background:#f2f3f4;padding:1px 4px;border-radius:3px}
+.muted{color:#7b7d7d;font-size:12px}code{background:#f2f3f4;padding:1px 4px;border-radius:3px;
+overflow-wrap:anywhere}
 """
-
-
-@dataclass
-class Table:
-    """A leaderboard to render: ``columns`` as (name, higher_is_better) and rows as (method, kind, values)."""
-
-    columns: list[tuple[str, bool | None]]
-    rows: list[tuple[str, str, dict[str, float]]]
-    digits: dict[str, int] = field(default_factory=dict)
-
-
-def best_rows(table: Table) -> dict[str, set[str]]:
-    """Methods holding the best value of each column (ties share it); undirected columns have none."""
-    from ..evaluate import best_methods
-
-    return {name: best_methods({m: v.get(name) for m, _, v in table.rows}, higher) for name, higher in table.columns}
 
 
 def _finite(value: Any) -> bool:
@@ -66,7 +52,10 @@ def _fmt(value: Any, digits: int | None) -> str:
 
 
 def table_html(table: Table, colours: dict[str, str]) -> str:
-    """The leaderboard as an HTML table: arrows give each column's direction, the best cell is highlighted."""
+    """The leaderboard as an HTML table: arrows give each column's direction, the best cell is highlighted.
+
+    The table sits in a ``.scroll`` box: with many metric columns it scrolls sideways inside its section, the
+    method column staying in view, instead of widening the page."""
     best = best_rows(table)
     arrow = {True: " ↑", False: " ↓", None: ""}
     head = "".join(f"<th>{html.escape(n)}{arrow[h]}</th>" for n, h in table.columns)

@@ -1,0 +1,100 @@
+"""Flags shared by several commands, defined once: ``--max-pixels``, ``--threads``, ``--device``,
+``--no-progress``, and ``--data ROOT`` with ``--ir-dir``/``--vis-dir`` for a data-set root."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..data.io import MAX_PIXELS
+from ..errors import WavecrossError
+
+
+def add_max_pixels(parser: argparse.ArgumentParser) -> None:
+    """``--max-pixels N``, for the commands that read images (fuse, evaluate, benchmark)."""
+    parser.add_argument(
+        "--max-pixels",
+        type=int,
+        default=MAX_PIXELS,
+        metavar="N",
+        help="refuse images over N pixels, checked from the header before decoding (default: %(default)s; 0: none)",
+    )
+
+
+def max_pixels(args: argparse.Namespace) -> int:
+    """The checked ``--max-pixels`` value."""
+    if args.max_pixels < 0:
+        raise WavecrossError(f"--max-pixels {args.max_pixels}: use a pixel count, or 0 for no limit.")
+    return args.max_pixels
+
+
+def add_threads(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+
+
+def apply_threads(args: argparse.Namespace) -> None:
+    """Set torch's CPU thread count from ``--threads``, when given."""
+    if args.threads is None:
+        return
+    if args.threads < 1:
+        raise WavecrossError(f"--threads {args.threads} must be at least 1.")
+    import torch
+
+    torch.set_num_threads(args.threads)
+
+
+def add_device(parser: argparse.ArgumentParser, what: str = "") -> None:
+    """``--device``, ``auto`` by default for every command: the GPU when there is one."""
+    parser.add_argument(
+        "--device", default="auto", help=f"device{' for ' + what if what else ''}: auto (default), cpu, cuda or mps"
+    )
+
+
+def add_progress(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress on stderr (a bar on a terminal, else a line every tenth of the work)",
+    )
+
+
+def add_pair_root(parser: argparse.ArgumentParser, root_help: str) -> None:
+    """``--data ROOT`` (an alternative to ``--ir``/``--vis``) and the folder names inside it."""
+    parser.add_argument("--data", metavar="ROOT", default=None, help=root_help)
+    add_folder_names(parser)
+
+
+def add_folder_names(parser: argparse.ArgumentParser) -> None:
+    """``--ir-dir NAME`` and ``--vis-dir NAME``: the two folders of a root, when not named as data sets name them."""
+    parser.add_argument(
+        "--ir-dir",
+        metavar="NAME",
+        default=None,
+        help="IR folder inside the root (default: found among ir, IR, Ir, infrared, Infrared, thermal)",
+    )
+    parser.add_argument(
+        "--vis-dir",
+        metavar="NAME",
+        default=None,
+        help="visible folder inside the root (default: found among vi, VI, Vis, vis, visible, Visible, rgb)",
+    )
+
+
+def pair_inputs(args: argparse.Namespace) -> tuple[Path, Path]:
+    """The IR and visible inputs: ``--ir`` and ``--vis``, or the two folders of the ``--data`` root."""
+    from ..data.pairs import pair_folders
+
+    if args.data is not None:
+        if args.ir is not None or args.vis is not None:
+            raise WavecrossError("pass either --data ROOT or --ir and --vis, not both.")
+        return pair_folders(args.data, args.ir_dir, args.vis_dir)
+    if args.ir_dir is not None or args.vis_dir is not None:
+        raise WavecrossError("--ir-dir and --vis-dir name the folders inside a --data ROOT; pass --data too.")
+    if args.ir is None or args.vis is None:
+        raise WavecrossError("pass --ir and --vis (images or folders of pairs), or --data ROOT (a data-set folder).")
+    return Path(args.ir), Path(args.vis)
+
+
+def comma_list(text: str) -> list[str]:
+    """``a, b,c`` → ``["a", "b", "c"]``, empty items dropped."""
+    return [item.strip() for item in text.split(",") if item.strip()]
