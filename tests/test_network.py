@@ -357,3 +357,31 @@ def test_shipped_weights_still_fit_the_wiring():
 # docs/DESIGN.md (re-record them when the shipped weights change). Swapping CA1/CA2's modalities moves them by
 # 0.06, CA3/CA4's by 0.09, WA-L/WA-H by 0.2, the decoder's shallow skips by 0.6: far beyond the tolerance.
 SHIPPED_STATS = [0.41537, 0.13085, 0.72714, 0.01995]
+
+
+def test_refine_block_starts_as_identity_and_learns():
+    from wavecross.nn.decoder import RefineBlock
+
+    torch.manual_seed(0)
+    block = RefineBlock(4)
+    x, a, b = torch.randn(2, 4, 12, 12), torch.randn(2, 4, 12, 12), torch.randn(2, 4, 12, 12)
+    assert torch.equal(block(x, a, b), x)  # zero at the start
+    block(x, a, b).square().sum().backward()
+    assert block.out.weight.grad.abs().sum() > 0  # but trainable
+    with torch.no_grad():
+        block.out.weight.normal_()
+    moved = block(x, a, b)
+    assert not torch.equal(moved, x)
+    # it sees both shallow features: changing either changes its output
+    assert not torch.equal(block(x, a + 1, b), moved) and not torch.equal(block(x, a, b + 1), moved)
+
+
+def test_network_with_refinement_computes_what_it_computed_without():
+    torch.manual_seed(0)
+    plain = WaveCross("tiny").eval()
+    refined = WaveCross({**plain.config.to_dict(), "refine_blocks": 2}).eval()
+    missing = refined.load_state_dict(plain.state_dict(), strict=False).missing_keys
+    assert missing and all(k.startswith(WaveCross.ZERO_START_PREFIXES) for k in missing)
+    ir, vis = torch.rand(1, 1, 40, 56), torch.rand(1, 1, 40, 56)
+    with torch.no_grad():
+        assert torch.equal(refined(ir, vis), plain(ir, vis))

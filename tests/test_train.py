@@ -286,3 +286,12 @@ def test_balanced_roots_draw_each_root_equally_with_fresh_crops(tmp_path):
     crops = [data[i]["ir"] for i in repeats]
     assert not torch.equal(crops[0], crops[1])  # a repeat is a new crop, not a copy
     assert torch.equal(data[repeats[0]]["ir"], data[repeats[0]]["ir"])  # and reproducible
+
+
+def test_init_accepts_a_model_without_the_added_refinement(tmp_path, tiny_weights):
+    cfg = _config(tmp_path, fusion={"steps": 2, "init": str(tiny_weights)})
+    out = tmp_path / "refined"
+    args = ["train", str(cfg), "--set", "model.refine_blocks=1", "--stage", "fusion", "--out", str(out)]
+    assert main([*args, "--no-progress"]) == 0
+    trained = load_file(out / "fusion" / "model.safetensors")
+    assert any(k.startswith("decoder.refine.0.") for k in trained)

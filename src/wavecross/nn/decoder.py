@@ -4,7 +4,14 @@ Layout (method text §3.4, Fig. 4), with the conv numbering used for the residua
 conv1 C→C on (fused + deep IR + deep visible), then residual mix with the two deep encoder features;
 conv2 C→C/2, ×2; conv3 C/2→C/4, ×2; conv4 C/4→S, ×2 (full resolution);
 skip: concatenate the IR and visible shallow features; conv5 3S→S, then residual mix with the two shallow features;
+optional (``refine_blocks``): full-resolution refinement blocks, each seeing the decoder feature and both shallow
+features again (3×3 3S→S, LeakyReLU, 3×3 S→S, added to the feature);
 head: 1×1 conv to one channel and a sigmoid, so the output lies in [0, 1].
+
+Why the refinement: conv5 is the only layer that sees full resolution, so whether a pixel takes the IR or the
+visible level is otherwise decided at 1/8 scale and upsampled (bands along IR/visible boundaries), and the residual
+mix adds both shallow features, so edges present in both sources add up (overshoot, the Nabf artefacts). A block's
+last convolution starts at zero: a network trained without it keeps its output exactly when the block is added.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ class FusionDecoder(nn.Module):
         self.conv3 = conv3x3(c // 2, c // 4)
         self.conv4 = conv3x3(c // 4, s)
         self.conv5 = conv3x3(3 * s, s)
+        self.refine = nn.ModuleList(RefineBlock(s) for _ in range(cfg.refine_blocks))
         self.head = nn.Conv2d(s, 1, 1)
 
     def forward(
@@ -36,4 +44,20 @@ class FusionDecoder(nn.Module):
         x = upsample2x(self.conv3(x))
         x = upsample2x(self.conv4(x))
         x = self.conv5(torch.cat((x, shallow_ir, shallow_vis), dim=1)) + shallow_ir + shallow_vis  # residual mix 2
+        for block in self.refine:
+            x = block(x, shallow_ir, shallow_vis)
         return torch.sigmoid(self.head(x))
+
+
+class RefineBlock(nn.Module):
+    """x + conv(LeakyReLU(conv([x, shallow IR, shallow visible]))) at full resolution; zero at initialisation."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.mix = conv3x3(3 * channels, channels)
+        self.out = nn.Conv2d(channels, channels, 3, 1, 1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, x: Tensor, shallow_ir: Tensor, shallow_vis: Tensor) -> Tensor:
+        return x + self.out(self.mix(torch.cat((x, shallow_ir, shallow_vis), dim=1)))

@@ -38,6 +38,10 @@ class WaveCross(nn.Module):
         self.unembed = PatchUnembed(cfg.channels, cfg.patch_size, cfg.dim)
         self.decoder = FusionDecoder(cfg)
 
+    #: Parameters of optional parts whose output is zero when they are created: a model trained without them can be
+    #: loaded into a network that has them (fine-tuning with an added part) and computes the same image.
+    ZERO_START_PREFIXES = ("decoder.refine.",)
+
     def encoders(self) -> list[nn.Module]:
         """The two modality encoders (pre-trained in stage 1, frozen by default in stage 2)."""
         return [self.encoder_ir, self.encoder_vis]

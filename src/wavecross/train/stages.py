@@ -118,8 +118,11 @@ def _initial_network(cfg: TrainConfig, out: Path) -> WaveCross:
 
         path = weights_path(cfg.fusion.init) if cfg.fusion.init in MODELS else Path(cfg.fusion.init)
         tensors, _ = read_weights(path)
+        state = {k: v.float() if v.is_floating_point() else v for k, v in tensors.items()}
+        # parts added for fine-tuning (zero at the start) may be absent from the file; nothing else may
+        added = {k: v for k, v in net.state_dict().items() if k.startswith(net.ZERO_START_PREFIXES) and k not in state}
         try:
-            net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in tensors.items()})
+            net.load_state_dict({**state, **added})
         except RuntimeError as exc:
             raise WavecrossError(
                 f"{path}: does not fit this config's model ({str(exc).splitlines()[0][:160]}); "
