@@ -11,6 +11,7 @@ import torch
 import yaml
 from safetensors.torch import load_file
 
+from conftest import write_pair
 from wavecross.cli import main
 from wavecross.errors import WavecrossError
 from wavecross.train import load_config, parse_config, train
@@ -148,6 +149,9 @@ def test_fusion_stage_without_pretrained_encoders_is_a_clear_error(tmp_path, cap
         ({"data": {"val_fraction": 1.0}}, "data.val_fraction"),
         ({"fusion": [1, 2]}, "fusion"),
         ({"run": {"grad_clip": float("inf")}}, "run.grad_clip"),
+        ({"run": {"device": "quantum"}}, "run.device"),
+        ({"fusion": {"init": "no-such-model"}}, "fusion.init"),
+        ({"fusion": {"encoders": "/nowhere/encoders.safetensors"}}, "fusion.encoders"),
     ],
 )
 def test_bad_config_is_one_clear_error(values, fragment):
@@ -295,3 +299,18 @@ def test_init_accepts_a_model_without_the_added_refinement(tmp_path, tiny_weight
     assert main([*args, "--no-progress"]) == 0
     trained = load_file(out / "fusion" / "model.safetensors")
     assert any(k.startswith("decoder.refine.0.") for k in trained)
+
+
+def test_train_shorthands_become_config_values(tmp_path, tiny_weights, monkeypatch):
+    from wavecross.cli import train as train_cli
+
+    seen = {}
+    monkeypatch.setattr("wavecross.train.stages.train", lambda cfg, *a, **k: seen.setdefault("cfg", cfg))
+    data = tmp_path / "pairs"
+    write_pair(data, "a.png")
+    args = ["train", "tiny", "--data", str(data), "--init", str(tiny_weights), "--seed", "7", "--device", "cpu"]
+    assert main([*args, "--set", "run.seed=8", "--out", str(tmp_path / "o")]) == 0
+    cfg = seen["cfg"]
+    assert cfg.data.roots == [str(data.resolve())] and cfg.fusion.init == str(tiny_weights)
+    assert cfg.run.device == "cpu" and cfg.run.seed == 8  # --set wins over the shorthand
+    assert train_cli.run.__module__ == "wavecross.cli.train"

@@ -226,7 +226,24 @@ def parse_config(values: dict[str, Any], config_path: Path | None = None) -> Tra
         raise WavecrossError(f"config key run.amp: expected off, bf16 or fp16, got {cfg.run.amp!r}.")
     _check_validation(cfg.validation)
     _check_ranges(cfg)
+    _check_sources(cfg)
     return cfg
+
+
+def _check_sources(cfg: TrainConfig) -> None:
+    """The device and the files a stage starts from, found before any stage runs."""
+    from ..hub import MODELS
+
+    device = cfg.run.device
+    if device not in ("auto", "cpu", "cuda", "mps") and not (device.startswith("cuda:") and device[5:].isdigit()):
+        raise WavecrossError(f"config key run.device: unknown device {device!r}; use auto, cpu, cuda, cuda:N or mps.")
+    init = cfg.fusion.init
+    if init and init not in MODELS and not Path(init).is_file():
+        raise WavecrossError(
+            f"config key fusion.init: {init} is neither a shipped model ({', '.join(MODELS)}) nor a weights file."
+        )
+    if cfg.fusion.encoders and not Path(cfg.fusion.encoders).is_file():
+        raise WavecrossError(f"config key fusion.encoders: {cfg.fusion.encoders} is not a file.")
 
 
 def _check_ranges(cfg: TrainConfig) -> None:

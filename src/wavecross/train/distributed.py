@@ -39,7 +39,9 @@ def pick_device(name: str, info_local_rank: int = 0) -> torch.device:
         if torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
-    return torch.device(name)
+    from ..hub import resolve_device
+
+    return resolve_device(name)  # a named device must exist: one clear error otherwise
 
 
 def barrier() -> None:

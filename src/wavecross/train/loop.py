@@ -281,9 +281,10 @@ class Trainer:
         per_epoch = len(batches_of(0))
         bar = None
         if progress and self.dist.is_main:
-            from tqdm import tqdm
+            from ..progress import progress_bar
 
-            bar = tqdm(total=stage.steps, initial=self.step, desc=stage.name, unit="step", dynamic_ncols=True)
+            # a bar on a terminal, a line per tenth of the remaining steps in a log
+            bar = progress_bar(total=stage.steps - self.step, desc=stage.name, unit="step")
         self.net.train()
         if stage.full_validation is not None and stage.full_validation.at_start and self.step == 0:
             self.validate_full(stage.full_validation)  # the starting point: a warm start's score, the baseline
@@ -304,7 +305,7 @@ class Trainer:
                     self._last_terms["lr"] = self.scheduler.get_last_lr()[0]
                     self._last_terms["samples_per_s"] = rate
                     self._log(self._last_terms, "train")
-                    if bar is not None:
+                    if bar is not None and hasattr(bar, "set_postfix"):
                         bar.set_postfix(loss=f"{self._last_terms['total']:.4f}")
                 if self.step % run.val_every == 0 or self.step == stage.steps:
                     self.validate()
