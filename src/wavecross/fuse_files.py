@@ -2,22 +2,36 @@
 
 Every input is read and checked before anything is written, and each output is written atomically, so bad input
 never leaves a half-fused folder behind. Existing outputs are an error without ``overwrite``; nothing lets an
-output replace an input or another output. ``skip_existing`` continues an interrupted folder run.
+output replace an input or another output. ``skip_existing`` continues an interrupted folder run. With
+``register``, every pair is registered (:mod:`wavecross.registration`) before the first file is written too, so a
+pair that cannot be registered stops the run with nothing written.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .data.io import IMAGE_EXTENSIONS, MAX_PIXELS, check_writable, read_image, remove_stale_temp_files, write_image
+from .data.io import (
+    IMAGE_EXTENSIONS,
+    MAX_PIXELS,
+    check_writable,
+    read_image,
+    remove_stale_temp_files,
+    write_image,
+    write_text,
+)
 from .data.pairs import Pair, find_pairs
 from .errors import WavecrossError
 from .progress import progress_bar
+
+if TYPE_CHECKING:
+    from .registration import RegistrationResult
 
 Job = tuple[Pair, Path]  # a pair and its fused output file
 
@@ -108,22 +122,31 @@ def panel_path(out: Path) -> Path:
     return out.with_name(out.stem + "_panel.png")
 
 
-def _targets(out: Path, panels: bool) -> dict[Path, str]:
+def transform_path(out: Path) -> Path:
+    """Where the registration transform of the fused image ``out`` goes (``save_transform``)."""
+    return out.with_name(out.stem + ".transform.json")
+
+
+def _targets(out: Path, panels: bool, transforms: bool = False) -> dict[Path, str]:
     """The files a pair writes, with what each is (for messages)."""
     targets = {out: "fused image"}
     if panels:
         targets[panel_path(out)] = "side-by-side panel"
+    if transforms:
+        targets[transform_path(out)] = "registration transform"
     return targets
 
 
-def check_outputs(jobs: list[Job], panels: bool, overwrite: bool, skip_existing: bool) -> set[Path]:
+def check_outputs(
+    jobs: list[Job], panels: bool, overwrite: bool, skip_existing: bool, transforms: bool = False
+) -> set[Path]:
     """Refuse, before anything is written, an output that would replace an input or another output, or an existing
     one without ``overwrite``/``skip_existing``; returns the existing outputs to keep (``skip_existing``)."""
     inputs = {p.resolve(): p for pair, _ in jobs for p in (pair.ir, pair.vis)}
     planned: dict[Path, tuple[str, Pair]] = {}
     keep = set()
     for pair, out in jobs:
-        for target, role in _targets(out, panels).items():
+        for target, role in _targets(out, panels, transforms).items():
             key = target.resolve()
             if key in inputs:
                 raise WavecrossError(f"{target}: would overwrite the input {inputs[key]}; choose another output.")
@@ -159,16 +182,47 @@ def check_inputs(jobs: list[Job], max_pixels: int | None) -> None:
             raise WavecrossError(f"{pair.ir}: {a.shape[1]}×{a.shape[0]} is too small; both sides must be ≥ 16.")
 
 
+def register_jobs(
+    jobs: list[Job], model: str, max_pixels: int | None, progress: bool = True
+) -> dict[Path, RegistrationResult]:
+    """The registration of every pair (by output file), estimated before anything is written; the first pair that
+    cannot be registered raises its :class:`WavecrossError`."""
+    from .registration import estimate_transform
+
+    results = {}
+    for pair, out in progress_bar(jobs, desc="registering", unit="pair", enabled=progress and len(jobs) > 1):
+        ir, vis = read_image(pair.ir, max_pixels), read_image(pair.vis, max_pixels)
+        results[out] = estimate_transform(ir, vis, model, str(pair.ir))
+    return results
+
+
+def _transform_json(pair: Pair, ir: np.ndarray, result: RegistrationResult) -> str:
+    """The text of ``NAME.transform.json``: the pair, the IR grid's size and the transform."""
+    record = {"ir": str(pair.ir), "vis": str(pair.vis), "width": ir.shape[1], "height": ir.shape[0]}
+    return json.dumps({**record, **result.to_json()}, indent=2) + "\n"
+
+
 def _write(
-    out: Path, ir: np.ndarray, vis: np.ndarray, fused: np.ndarray, keep: set[Path], panels: bool, overwrite: bool
+    out: Path,
+    ir: np.ndarray,
+    vis: np.ndarray,
+    fused: np.ndarray,
+    keep: set[Path],
+    panels: bool,
+    overwrite: bool,
+    transform: str | None = None,
 ) -> None:
-    """The pair's outputs, but those kept by ``skip_existing``."""
+    """The pair's outputs, but those kept by ``skip_existing``; ``transform`` is the text of its transform file."""
     if fused.dtype == np.uint16 and out.suffix.lower() in (".jpg", ".jpeg", ".bmp"):
         fused = (fused // 257).astype(np.uint8)  # these formats hold 8 bits only
     if out not in keep:
         write_image(out, fused, overwrite=overwrite)
     if panels and panel_path(out) not in keep:
         write_image(panel_path(out), side_by_side(ir, vis, fused), overwrite=overwrite)
+    if transform is not None and transform_path(out) not in keep:
+        if transform_path(out).exists() and not overwrite:
+            raise WavecrossError(f"{transform_path(out)}: already exists; choose another output or pass --overwrite.")
+        write_text(transform_path(out), transform)
 
 
 def fuse_files(
@@ -189,12 +243,17 @@ def fuse_files(
     max_pixels: int | None = MAX_PIXELS,
     batch_size: int = 1,
     progress: bool = True,
+    register: str | None = None,
+    save_transform: bool = False,
 ) -> FuseReport:
     """Fuse the pair ``ir``/``vis`` (files) into the image ``output``, or the pairs of two folders into the folder
     ``output``; with ``side_by_side_panels`` also an IR | visible | fused panel per pair (``<stem>_panel.png``).
 
-    Options are those of :func:`wavecross.inference.fuse_batch` plus ``model`` (a bundled model name) and the file
-    handling above; every check runs before the first file is written.
+    ``register`` (``translation``, ``affine`` or ``homography``) warps each visible image onto its IR image's grid
+    first (the panel then shows the registered visible image); ``save_transform`` also writes each transform as
+    ``<stem>.transform.json`` (:func:`transform_path`). Other options are those of
+    :func:`wavecross.inference.fuse_batch` plus ``model`` (a bundled model name) and the file handling above;
+    every check, registration included, runs before the first file is written.
     """
     from .inference import fuse_batch
 
@@ -202,14 +261,27 @@ def fuse_files(
         raise WavecrossError("--batch-size must be at least 1.")
     if overwrite and skip_existing:
         raise WavecrossError("--overwrite and --skip-existing contradict each other; pass one of them.")
+    if register is not None:
+        from .registration import MODELS, require_opencv
+
+        if register not in MODELS:
+            raise WavecrossError(f"--register {register}: unknown model; choose one of {', '.join(MODELS)}.")
+        require_opencv()
+    elif save_transform:
+        raise WavecrossError("--save-transform writes the transform of --register; pass --register MODEL too.")
     ir, vis, output = Path(ir), Path(vis), Path(output)
     jobs = plan_jobs(ir, vis, output)
     folder = output if ir.is_dir() else output.parent
     # Check everything first, so that bad input never leaves a half-fused folder behind.
     check_writable(folder)
-    keep = check_outputs(jobs, side_by_side_panels, overwrite, skip_existing)
+    keep = check_outputs(jobs, side_by_side_panels, overwrite, skip_existing, save_transform)
     check_inputs(jobs, max_pixels)
-    todo = [(pair, out) for pair, out in jobs if not all(t in keep for t in _targets(out, side_by_side_panels))]
+    todo = [
+        (pair, out)
+        for pair, out in jobs
+        if not all(t in keep for t in _targets(out, side_by_side_panels, save_transform))
+    ]
+    registered = register_jobs(todo, register, max_pixels, progress) if register is not None else {}
     stale = remove_stale_temp_files(folder) if folder.is_dir() else 0
     net = None
     if method == "wavecross" and todo:
@@ -221,6 +293,13 @@ def fuse_files(
         for k in range(0, len(todo), batch_size):
             chunk = todo[k : k + batch_size]
             inputs = [(read_image(pair.ir, max_pixels), read_image(pair.vis, max_pixels)) for pair, _ in chunk]
+            if registered:
+                from .registration import warp_to
+
+                inputs = [
+                    (a, warp_to(a.shape, b, registered[out].matrix))
+                    for (a, b), (_, out) in zip(inputs, chunk, strict=True)
+                ]
             outputs = fuse_batch(
                 [a for a, _ in inputs],
                 [b for _, b in inputs],
@@ -233,8 +312,9 @@ def fuse_files(
                 batch_size=batch_size,
                 names=[str(pair.ir) for pair, _ in chunk],
             )
-            for (_, out), (a, b), fused in zip(chunk, inputs, outputs, strict=True):
-                _write(out, a, b, fused, keep, side_by_side_panels, overwrite)
+            for (pair, out), (a, b), fused in zip(chunk, inputs, outputs, strict=True):
+                transform = _transform_json(pair, a, registered[out]) if save_transform else None
+                _write(out, a, b, fused, keep, side_by_side_panels, overwrite, transform)
             bar.update(len(chunk))
     target = jobs[0][1] if len(jobs) == 1 else output
     return FuseReport(len(todo), len(jobs) - len(todo), stale, time.perf_counter() - started, target)

@@ -186,7 +186,9 @@ def _check_layout(arr: np.ndarray, name: str) -> np.ndarray:
     return arr
 
 
-def _prepare(ir: Any, vis: Any, gray: bool, index: int = 0) -> dict[str, Any]:
+def _prepare(
+    ir: Any, vis: Any, gray: bool, index: int = 0, register: str | None = None, name: str | None = None
+) -> dict[str, Any]:
     tag = "" if index == 0 else f" #{index}"
     ir_arr, _, ir_name = _as_array(ir, "ir" + tag)
     vis_arr, kind, vis_name = _as_array(vis, "vis" + tag)
@@ -195,6 +197,11 @@ def _prepare(ir: Any, vis: Any, gray: bool, index: int = 0) -> dict[str, Any]:
             f"IR{tag} is {ir_arr.shape[1]}×{ir_arr.shape[0]} but visible{tag} is {vis_arr.shape[1]}×"
             f"{vis_arr.shape[0]}; the two images of a pair must have the same size (register/resize them first)."
         )
+    name = name or (ir_name if isinstance(ir, (str, Path)) else f"pair #{index}")
+    if register is not None:  # every channel of the visible image, before the YCbCr split
+        from .registration import register_pair
+
+        vis_arr, _ = register_pair(ir_arr, vis_arr, register, name)
     vis_unit = to_unit(vis_arr, vis_name)
     colour = vis_unit.ndim == 3 and not is_grey(vis_arr) and not gray
     ycc = rgb_to_ycbcr(vis_unit) if vis_unit.ndim == 3 else None
@@ -204,7 +211,7 @@ def _prepare(ir: Any, vis: Any, gray: bool, index: int = 0) -> dict[str, Any]:
         "ycc": ycc if colour else None,
         "kind": kind,
         "dtype": vis_arr.dtype,
-        "name": ir_name if isinstance(ir, (str, Path)) else f"pair #{index}",
+        "name": name,
     }
 
 
@@ -221,16 +228,20 @@ def fuse_batch(
     weights: str | Path | None = None,
     batch_size: int = 4,
     names: Sequence[str] | None = None,
+    register: str | None = None,
 ) -> list[Any]:
     """:func:`fuse` for many pairs; pairs of equal size go through the network ``batch_size`` at a time.
 
-    ``names`` label the pairs in error messages (default: the IR file name, or ``pair #i``).
+    ``names`` label the pairs in error messages (default: the IR file name, or ``pair #i``); ``register`` registers
+    every pair first, as in :func:`fuse`.
     """
     if len(irs) != len(viss):
         raise WavecrossError(f"got {len(irs)} IR images but {len(viss)} visible images; pass one of each per pair.")
-    items = [_prepare(a, b, gray, i) for i, (a, b) in enumerate(zip(irs, viss, strict=True))]
-    for item, name in zip(items, names or (), strict=False):
-        item["name"] = name
+    labels = list(names or ())
+    items = [
+        _prepare(a, b, gray, i, register, labels[i] if i < len(labels) else None)
+        for i, (a, b) in enumerate(zip(irs, viss, strict=True))
+    ]
     fused: list[np.ndarray | None] = [None] * len(items)
     if method == "wavecross":
         net = model if model is not None else load_model(device=device, weights=weights)
@@ -279,6 +290,7 @@ def fuse(
     tile: int | None = None,
     gray: bool = False,
     weights: str | Path | None = None,
+    register: str | None = None,
 ) -> Any:
     """Fuse an IR image with a visible image.
 
@@ -291,6 +303,11 @@ def fuse(
     and ``gray`` is false, else grey (H, W). ``model=None`` uses the shipped model (loaded once per call: keep a
     model from :func:`~wavecross.load_model` for many calls); a ``model`` given is run in eval mode and left in the
     mode it was in. ``method`` may name a classical baseline instead.
+
+    ``register`` (``translation``, ``affine`` or ``homography``; needs OpenCV) first warps the visible image onto
+    the IR image's grid by a transform estimated from the two (:mod:`wavecross.registration`, for slightly
+    misaligned pairs); a pair that cannot be registered plausibly is a :class:`WavecrossError`. To see the
+    transform, call :func:`wavecross.registration.estimate_transform` yourself.
     """
     return fuse_batch(
         [ir],
@@ -302,6 +319,7 @@ def fuse(
         tile=tile,
         gray=gray,
         weights=weights,
+        register=register,
     )[0]
 
 

@@ -39,6 +39,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--gray", action="store_true", help="write grey output even for colour visible input")
     parser.add_argument("--side-by-side", action="store_true", help="also write a labelled IR | VIS | fused panel")
+    parser.add_argument(
+        "--register",
+        choices=("translation", "affine", "homography"),
+        default=None,
+        help="first warp each visible image onto its IR image by a global transform of this kind, estimated from "
+        "the pair (slightly misaligned pairs; needs OpenCV; see docs/registration.md); default: off",
+    )
+    parser.add_argument(
+        "--save-transform",
+        action="store_true",
+        help="with --register: also write each estimated transform as NAME.transform.json next to its output",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
     parser.add_argument(
         "--skip-existing",
@@ -77,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
         max_pixels=limit,
         batch_size=args.batch_size,
         progress=not args.no_progress,
+        register=args.register,
+        save_transform=args.save_transform,
     )
     notes = [f"skipped {report.skipped} already fused"] if report.skipped else []
     notes += [f"removed {report.stale} stale temporary file{'s' * (report.stale != 1)}"] if report.stale else []
