@@ -3,6 +3,7 @@
 import os
 import pickle
 import random
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ import yaml
 
 from wavecross.cli import main
 from wavecross.errors import WavecrossError
+from wavecross.nn.io import save_state
 from wavecross.train.checkpoint import (
     decode_state,
     encode_state,
@@ -134,8 +136,20 @@ def test_failed_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
     def full_disk(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("wavecross.train.checkpoint.save_file", full_disk)
+    monkeypatch.setattr("wavecross.train.checkpoint.write_safetensors", full_disk)
     with pytest.raises(WavecrossError, match="No space left"):
         save_checkpoint(path, {"step": 2})
     assert load_checkpoint(path)["step"] == 1
     assert not path.with_name(path.name + ".tmp").exists()
+
+
+def test_checkpoints_and_weights_respect_the_umask(tmp_path):
+    """safetensors' own writer makes 0600 files; ours get the usual 0666 less the umask, like any other output."""
+    old = os.umask(0o022)
+    try:
+        save_checkpoint(tmp_path / "checkpoint.safetensors", {"step": 1, "w": torch.ones(2)})
+        save_state({"w": torch.ones(2)}, tmp_path / "model.safetensors")
+    finally:
+        os.umask(old)
+    for name in ("checkpoint.safetensors", "model.safetensors"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o644, name

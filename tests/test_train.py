@@ -16,6 +16,7 @@ from wavecross.cli import main
 from wavecross.errors import WavecrossError
 from wavecross.train import load_config, parse_config, train
 from wavecross.train.checkpoint import load_checkpoint
+from wavecross.train.stages import stages_to_run
 
 ROOT = Path(__file__).parents[1]
 TINY = ROOT / "src" / "wavecross" / "configs" / "tiny.yaml"
@@ -111,6 +112,12 @@ def test_sigkill_and_resume_gives_identical_weights(tmp_path):
     b = load_file(tmp_path / "cut" / "fusion" / "model.safetensors")
     assert a.keys() == b.keys()
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+    # The killed run logged steps past its checkpoint and redid them: the log holds each step once, like the ref's.
+    def steps(run: str) -> list[tuple[str, int]]:
+        return [(r["split"], r["step"]) for r in _records(tmp_path / run / "fusion" / "metrics.jsonl")]
+
+    assert sorted(steps("cut")) == sorted(steps("ref"))
 
 
 def test_existing_run_needs_resume(tmp_path):
@@ -217,6 +224,16 @@ def test_real_recipe_config_loads():
     assert cfg.model.dim == 512
 
 
+def test_shipped_weights_recipe_and_finetune_share_the_loss(tmp_path, tiny_weights):
+    """wavecross-v2 made the shipped weights from v1's file; fine-tuning them goes on with the same loss."""
+    with pytest.raises(WavecrossError, match="wavecross-v1.safetensors"):
+        load_config("wavecross-v2")  # v1's weights are not in the package: a clear error, not a traceback
+    v2 = load_config("wavecross-v2", [f"fusion.init={tiny_weights}"])
+    finetune = load_config("finetune", [f"data.roots=[{tmp_path}]"])
+    assert v2.fusion.loss == finetune.fusion.loss
+    assert v2.fusion.loss.intensity == 10 and v2.fusion.loss.saliency_norm == "minmax"
+
+
 def test_train_function_returns_modules(tmp_path):
     cfg = parse_config(yaml.safe_load(_config(tmp_path, pretrain={"steps": 2}, fusion={"steps": 2}).read_text()))
     models = train(cfg, "all", tmp_path / "r", progress=False)
@@ -229,6 +246,14 @@ def test_recipe_by_name_and_overrides():
     cfg = load_config("tiny", ["fusion.lr=5e-4", "fusion.loss.rank=2", "model.heads=4", "run.channels_last=true"])
     assert cfg.fusion.lr == 5e-4 and cfg.fusion.loss.rank == 2.0 and cfg.model.heads == 4 and cfg.run.channels_last
     assert cfg.model.channels == 8  # the rest of the tiny preset is kept
+
+
+def test_all_stages_skip_pretraining_when_the_fusion_stage_starts_from_a_whole_model(tmp_path):
+    assert stages_to_run(load_config("wavecross"), "all") == ("pretrain", "fusion")
+    finetune = load_config("finetune", [f"data.roots=[{tmp_path}]"])
+    assert finetune.fusion.init == "wavecross"
+    assert stages_to_run(finetune, "all") == ("fusion",)
+    assert stages_to_run(finetune, "pretrain") == ("pretrain",)  # asked for by name, it still runs
 
 
 @pytest.mark.parametrize(

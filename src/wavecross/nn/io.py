@@ -14,7 +14,8 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
+from safetensors.torch import save as safetensors_bytes
 from torch import nn
 
 from ..errors import WavecrossError
@@ -43,8 +44,14 @@ def save_state(
         metadata["config"] = json.dumps(config.to_dict())
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    save_file(tensors, str(tmp), metadata=metadata)
+    write_safetensors(tensors, tmp, metadata)
     os.replace(tmp, path)
+
+
+def write_safetensors(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str]) -> None:
+    """The safetensors file of ``tensors`` at ``path``, with the usual umask-respecting mode (safetensors'
+    ``save_file`` creates its files 0600, which hides shared weights and checkpoints from the rest of a group)."""
+    path.write_bytes(safetensors_bytes(tensors, metadata=metadata))
 
 
 def save_weights(model: nn.Module, path: str | Path, half: bool = False, extra: dict[str, str] | None = None) -> None:

@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
 
 from ..errors import WavecrossError
+from ..nn.io import write_safetensors
 
 CHECKPOINT_NAME = "checkpoint.safetensors"
 _LEGACY_NAME = "checkpoint.pt"  # pickle checkpoints of wavecross < 0.2: refused, never loaded
@@ -132,7 +132,7 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        save_file(tensors, str(tmp), metadata={"format": _FORMAT, "state": json.dumps(skeleton)})
+        write_safetensors(tensors, tmp, {"format": _FORMAT, "state": json.dumps(skeleton)})
         if path.exists():
             os.replace(path, _previous(path))
         os.replace(tmp, path)

@@ -206,7 +206,7 @@ def train(
     trained: dict[str, nn.Module] = {}
     try:
         data = build_datasets(cfg)  # loaded once, shared by both stages
-        for name in ("pretrain", "fusion") if stage == "all" else (stage,):
+        for name in stages_to_run(cfg, stage):
             ckpt = out / name / CHECKPOINT_NAME
             if has_checkpoint(ckpt) and not resume:
                 raise WavecrossError(f"{ckpt} exists; pass --resume to continue that run or choose another --out.")
@@ -225,6 +225,14 @@ def train(
     return trained
 
 
+def stages_to_run(cfg: TrainConfig, stage: str) -> tuple[str, ...]:
+    """The stages ``stage`` stands for. ``all`` skips pre-training when ``fusion.init`` gives a whole model: its
+    encoders replace whatever stage 1 would produce, so that stage would be time spent for nothing."""
+    if stage != "all":
+        return (stage,)
+    return ("fusion",) if cfg.fusion.init else ("pretrain", "fusion")
+
+
 def export_fp16(model_path: str | Path, dest: str | Path) -> Path:
     """Copy a trained ``model.safetensors`` as fp16 (the shipped-weights format)."""
     model = load_weights(model_path)
@@ -232,4 +240,4 @@ def export_fp16(model_path: str | Path, dest: str | Path) -> Path:
     return Path(dest)
 
 
-__all__ = ["STAGES", "AutoencoderPair", "FusionStage", "build_datasets", "export_fp16", "train"]
+__all__ = ["STAGES", "AutoencoderPair", "FusionStage", "build_datasets", "export_fp16", "stages_to_run", "train"]

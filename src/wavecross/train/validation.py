@@ -39,10 +39,10 @@ from ..metrics import HIGHER_IS_BETTER, compute, resolve
 
 #: The paper's eight metrics (its abstract and tables), then CC, Nabf and the thermal-fidelity measures.
 PAPER_METRICS = ("EN", "SD", "SF", "AG", "SCD", "VIFF", "Qabf", "MS_SSIM")
-DEFAULT_METRICS = (*PAPER_METRICS, "CC", "Nabf", "RankAgree", "LocalEnergyErr")
+DEFAULT_METRICS = (*PAPER_METRICS, "CC", "Nabf", "RankAgree", "LocalEnergyErr", "HotContrast")
 #: Thermal order weighs as four image-quality metrics: keeping it is the method's purpose. Nabf guards against
-#: sharpness bought with noise. LocalEnergyErr is logged only: it falls as the output nears the IR image, which
-#: the other metrics already judge.
+#: sharpness bought with noise. LocalEnergyErr and HotContrast are logged only: the first falls as the output nears
+#: the IR image, which the other metrics already judge; the second is the heat-consistency ablation's read-out.
 DEFAULT_WEIGHTS = {**dict.fromkeys(PAPER_METRICS, 1.0), "RankAgree": 4.0, "Nabf": 1.0}
 GAIN_CLIP = 0.5
 #: Denominators of the relative gain for metrics whose reference value is near zero.
