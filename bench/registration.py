@@ -63,15 +63,6 @@ def warp_matrix(w: int, h: int, params: np.ndarray, model: str) -> np.ndarray:
     return m / m[2, 2]
 
 
-def grid_error(a: np.ndarray, b: np.ndarray, shape: tuple[int, ...], n: int = 10) -> float:
-    """Mean distance between where the maps ``a`` and ``b`` send an n×n grid over an image of ``shape``."""
-    h, w = shape[:2]
-    xs, ys = np.meshgrid(np.linspace(0, w - 1, n), np.linspace(0, h - 1, n))
-    points = np.stack([xs.ravel(), ys.ravel(), np.ones(n * n)])
-    pa, pb = a @ points, b @ points
-    return float(np.linalg.norm(pa[:2] / pa[2] - pb[:2] / pb[2], axis=0).mean())
-
-
 def summary(values: list[float]) -> dict[str, float | int | None]:
     if not values:
         return {"n": 0, "mean": None, "median": None, "max": None}
@@ -99,7 +90,7 @@ def main() -> None:
     from wavecross.data.io import luminance_u8, read_image
     from wavecross.errors import WavecrossError
     from wavecross.metrics import Triple, evaluate_triple, resolve
-    from wavecross.registration import estimate_transform, warp_to
+    from wavecross.registration import estimate_transform, transform_distance, warp_to
 
     chosen = resolve(list(METRICS), "tang")
     model = wavecross.load_model("wavecross", device="cpu")
@@ -185,10 +176,10 @@ def main() -> None:
                         continue
                     row["seconds"].append(time.perf_counter() - tick)
                     row["correlation"].append(result.correlation)
-                    row["applied"].append(grid_error(result.matrix, warp, ir.shape))
+                    row["applied"].append(transform_distance(result.matrix, warp, ir.shape))
                     if own is None:
                         continue
-                    row["residual"].append(grid_error(result.matrix, warp @ own, ir.shape))
+                    row["residual"].append(transform_distance(result.matrix, warp @ own, ir.shape))
                     row["labels"].append(f"{name} #{k}")
                     registered = warp_to(ir.shape, moved, result.matrix)
                     fused_moved = wavecross.fuse(ir, moved, model)

@@ -58,15 +58,6 @@ def misalign(ir: np.ndarray, vis: np.ndarray, warp: np.ndarray) -> tuple[np.ndar
     return ir_c, reg.warp_to(ir_c.shape, vis, crop @ np.linalg.inv(warp))
 
 
-def grid_error(a: np.ndarray, b: np.ndarray, shape: tuple[int, ...], n: int = 10) -> float:
-    """Mean distance between where the maps ``a`` and ``b`` send an n×n grid of points over an image of ``shape``."""
-    h, w = shape[:2]
-    xs, ys = np.meshgrid(np.linspace(0, w - 1, n), np.linspace(0, h - 1, n))
-    points = np.stack([xs.ravel(), ys.ravel(), np.ones(n * n)])
-    pa, pb = a @ points, b @ points
-    return float(np.linalg.norm(pa[:2] / pa[2] - pb[:2] / pb[2], axis=0).mean())
-
-
 def val_pair(data_set: str, name: str) -> tuple[np.ndarray, np.ndarray]:
     if not (VAL / data_set / "ir" / name).is_file():
         pytest.skip("../shared/data/val is absent")
@@ -101,9 +92,9 @@ def test_known_warps_of_real_pairs_are_undone(model: str) -> None:
             assert found.matrix.shape == (3, 3) and found.matrix[2, 2] == 1.0
             if model == "translation":
                 assert np.array_equal(found.matrix[:2, :2], np.eye(2)) and np.array_equal(found.matrix[2], (0, 0, 1))
-            errors.append(grid_error(found.matrix, warp @ own, ir_c.shape))
+            errors.append(reg.transform_distance(found.matrix, warp @ own, ir_c.shape))
             # against the applied warp alone: within the pair's own misalignment
-            assert grid_error(found.matrix, warp, ir_c.shape) < 12.0
+            assert reg.transform_distance(found.matrix, warp, ir_c.shape) < 12.0
     print(f"{model}: residual px {np.round(errors, 3).tolist()}")
     assert max(errors) <= BOUND[model], errors
 
@@ -112,7 +103,7 @@ def test_a_registered_pair_is_left_unchanged() -> None:
     ir, vis = val_pair("MSRS", "00196D.png")
     registered, first = reg.register_pair(ir, vis, "affine", "00196D.png")
     again, second = reg.register_pair(ir, registered, "affine", "00196D.png")
-    assert grid_error(second.matrix, np.eye(3), ir.shape) < 0.3
+    assert reg.transform_distance(second.matrix, np.eye(3), ir.shape) < 0.3
     inner = (slice(20, -20), slice(20, -20))
     assert np.abs(again[inner].astype(float) - registered[inner].astype(float)).mean() < 2.0  # of 255
     assert registered.dtype == vis.dtype and registered.shape == vis.shape
@@ -123,7 +114,7 @@ def test_crafted_pair_needs_no_data() -> None:
     warp = similarity(280, 200, 6.0, -4.0, 1.0, 1.02)
     moved = reg.warp_to(vis.shape, vis, np.linalg.inv(warp))
     for model, bound in (("affine", 0.5), ("homography", 0.5), ("translation", 4.0)):  # (no rotation for the last)
-        assert grid_error(reg.estimate_transform(ir, moved, model).matrix, warp, ir.shape) < bound, model
+        assert reg.transform_distance(reg.estimate_transform(ir, moved, model).matrix, warp, ir.shape) < bound, model
 
 
 def test_large_images_are_registered_at_the_working_size(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -132,7 +123,7 @@ def test_large_images_are_registered_at_the_working_size(monkeypatch: pytest.Mon
     warp = similarity(320, 240, -7.0, 5.0, -1.5, 0.98)
     moved = reg.warp_to(vis.shape, vis, np.linalg.inv(warp))
     monkeypatch.setattr(reg, "MAX_WORK_SIDE", 200)
-    assert grid_error(reg.estimate_transform(ir, moved, "affine").matrix, warp, ir.shape) < 0.6
+    assert reg.transform_distance(reg.estimate_transform(ir, moved, "affine").matrix, warp, ir.shape) < 0.6
 
 
 # --- warping ------------------------------------------------------------------------------------------------
@@ -248,7 +239,7 @@ def test_command_writes_the_fused_image_and_the_transform(tmp_path: Path, tiny_w
     assert record["model"] == "affine" and record["maps"] == "ir_to_vis" and "convention" in record
     assert (record["width"], record["height"]) == (280, 200) and record["ir"].endswith("a.png")
     assert 0.5 < record["correlation"] <= 1.0
-    assert grid_error(np.array(record["matrix"]), warp, (200, 280)) < 0.5
+    assert reg.transform_distance(np.array(record["matrix"]), warp, (200, 280)) < 0.5
     assert main(args) == 2  # outputs exist: nothing replaced without --overwrite
     assert main([*args, "--overwrite"]) == 0
 
@@ -278,3 +269,11 @@ def test_command_registers_every_pair_before_writing_anything(
     assert not (out / "a.png").exists()
     assert main([*args, "--register", "affine", "--save-transform", "--no-progress", "--skip-existing"]) == 0
     assert (out / "a.png").is_file() and (out / "a.transform.json").read_text() == "{}"
+
+
+def test_transform_distance_is_the_mean_displacement() -> None:
+    shift = np.array([[1.0, 0.0, 3.0], [0.0, 1.0, 4.0], [0.0, 0.0, 1.0]])
+    assert reg.transform_distance(shift, np.eye(3), (50, 80)) == pytest.approx(5.0)
+    double = np.diag([2.0, 2.0, 1.0])  # every grid point moves by its own distance from the origin
+    xs, ys = np.meshgrid(np.linspace(0, 79, 10), np.linspace(0, 49, 10))
+    assert reg.transform_distance(double, np.eye(3), (50, 80)) == pytest.approx(np.hypot(xs, ys).mean())

@@ -358,3 +358,14 @@ def register_pair(
     (:func:`estimate_transform`)."""
     result = estimate_transform(ir, vis, model, name)
     return warp_to(ir.shape, vis, result.matrix), result
+
+
+def transform_distance(a: np.ndarray, b: np.ndarray, shape: tuple[int, ...], n: int = 10) -> float:
+    """Mean distance in pixels between where the 3×3 maps ``a`` and ``b`` send an n×n grid of points spread over
+    an image of ``shape``: how far apart two registrations of one pair are (the accuracy measure of the tests and
+    ``bench/registration.py``)."""
+    h, w = shape[:2]
+    xs, ys = np.meshgrid(np.linspace(0, w - 1, n), np.linspace(0, h - 1, n))
+    points = np.stack([xs.ravel(), ys.ravel(), np.ones(n * n)])
+    pa, pb = a @ points, b @ points
+    return float(np.linalg.norm(pa[:2] / pa[2] - pb[:2] / pb[2], axis=0).mean())
