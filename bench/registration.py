@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import re
@@ -47,15 +46,13 @@ MODELS = ("translation", "affine", "homography")
 def warp_matrix(w: int, h: int, params: np.ndarray, model: str) -> np.ndarray:
     """The part of the drawn warp (dx, dy, degrees, scale, px, py) that ``model`` can represent, as a 3×3 map of
     IR crop pixel coordinates to visible ones (rotation and scale about the centre)."""
+    from wavecross.registration import similarity_transform
+
     dx, dy, degrees, scale, px, py = params
     if model == "translation":
         degrees, scale = 0.0, 1.0
-    a = math.radians(degrees)
-    rs = scale * np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
+    m = similarity_transform(w, h, dx, dy, degrees, scale)
     centre = np.array([(w - 1) / 2, (h - 1) / 2])
-    m = np.eye(3)
-    m[:2, :2] = rs
-    m[:2, 2] = centre + (dx, dy) - rs @ centre
     if model == "homography":
         # a perspective about the centre: the local scale changes by px·(x − cx) + py·(y − cy)
         tilt = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [px, py, 1.0 - px * centre[0] - py * centre[1]]])

@@ -5,7 +5,6 @@ writes the fused image and the transform JSON, or nothing at all."""
 from __future__ import annotations
 
 import json
-import math
 import sys
 from pathlib import Path
 
@@ -36,17 +35,6 @@ PERSPECTIVE = (2e-5, -1.5e-5)  # added to the homography warps: the local scale 
 # Mean grid-point residual allowed, px (measured on this machine: translation ≤ 0.25, affine ≤ 0.71, homography
 # ≤ 0.59; a missed or inverted warp is off by 10–40 px).
 BOUND = {"translation": 1.0, "affine": 1.0, "homography": 1.5}
-
-
-def similarity(w: int, h: int, dx: float, dy: float, degrees: float, scale: float) -> np.ndarray:
-    """3×3 rotation-scale about the centre of a w×h image, then the shift (dx, dy)."""
-    a = math.radians(degrees)
-    rs = scale * np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
-    centre = np.array([(w - 1) / 2, (h - 1) / 2])
-    m = np.eye(3)
-    m[:2, :2] = rs
-    m[:2, 2] = centre + (dx, dy) - rs @ centre
-    return m
 
 
 def misalign(ir: np.ndarray, vis: np.ndarray, warp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -84,7 +72,7 @@ def test_known_warps_of_real_pairs_are_undone(model: str) -> None:
         h, w = ir.shape[:2]
         own = reg.estimate_transform(*misalign(ir, vis, np.eye(3)), model, name).matrix
         for params in WARPS[model]:
-            warp = similarity(w - 2 * MARGIN, h - 2 * MARGIN, *params)
+            warp = reg.similarity_transform(w - 2 * MARGIN, h - 2 * MARGIN, *params)
             if model == "homography":
                 warp[2, :2] = PERSPECTIVE
             ir_c, vis_c = misalign(ir, vis, warp)
@@ -111,7 +99,7 @@ def test_a_registered_pair_is_left_unchanged() -> None:
 
 def test_crafted_pair_needs_no_data() -> None:
     ir, vis = crafted_pair()
-    warp = similarity(280, 200, 6.0, -4.0, 1.0, 1.02)
+    warp = reg.similarity_transform(280, 200, 6.0, -4.0, 1.0, 1.02)
     moved = reg.warp_to(vis.shape, vis, np.linalg.inv(warp))
     for model, bound in (("affine", 0.5), ("homography", 0.5), ("translation", 4.0)):  # (no rotation for the last)
         assert reg.transform_distance(reg.estimate_transform(ir, moved, model).matrix, warp, ir.shape) < bound, model
@@ -120,7 +108,7 @@ def test_crafted_pair_needs_no_data() -> None:
 def test_large_images_are_registered_at_the_working_size(monkeypatch: pytest.MonkeyPatch) -> None:
     """Above MAX_WORK_SIDE the estimate is made on a reduced copy; the matrix must come back in full-size pixels."""
     ir, vis = crafted_pair(1, (240, 320))
-    warp = similarity(320, 240, -7.0, 5.0, -1.5, 0.98)
+    warp = reg.similarity_transform(320, 240, -7.0, 5.0, -1.5, 0.98)
     moved = reg.warp_to(vis.shape, vis, np.linalg.inv(warp))
     monkeypatch.setattr(reg, "MAX_WORK_SIDE", 200)
     assert reg.transform_distance(reg.estimate_transform(ir, moved, "affine").matrix, warp, ir.shape) < 0.6
@@ -150,9 +138,9 @@ def test_warp_to_samples_the_visible_image_at_matrix_times_ir_coordinates() -> N
 @pytest.mark.parametrize(
     ("matrix", "words"),
     [
-        (similarity(400, 300, 50.0, 0.0, 0.0, 1.0), "shift of (50.0, 0.0) px, over 10%"),
-        (similarity(400, 300, 0.0, 0.0, 15.0, 1.0), "rotation of 15.0°"),
-        (similarity(400, 300, 0.0, 0.0, 0.0, 1.4), "scale of 1.400"),
+        (reg.similarity_transform(400, 300, 50.0, 0.0, 0.0, 1.0), "shift of (50.0, 0.0) px, over 10%"),
+        (reg.similarity_transform(400, 300, 0.0, 0.0, 15.0, 1.0), "rotation of 15.0°"),
+        (reg.similarity_transform(400, 300, 0.0, 0.0, 0.0, 1.4), "scale of 1.400"),
         (np.array([[1.0, 0.2, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]), "shear/stretch of 22%"),
         (np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [4e-4, 0.0, 1.0]]), "perspective"),
         (np.array([[-1.0, 0.0, 399.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]), "mirrors"),
@@ -168,7 +156,7 @@ def test_implausible_transforms_are_refused(matrix: np.ndarray, words: str) -> N
 
 def test_plausible_transforms_pass() -> None:
     for params in ((20.0, -20.0, 3.0, 0.95), (-20.0, 20.0, -3.0, 1.05)):
-        reg.check_plausible(similarity(400, 300, *params), (300, 400))
+        reg.check_plausible(reg.similarity_transform(400, 300, *params), (300, 400))
 
 
 @pytest.mark.parametrize("kind", ["noise", "flat", "other scene"])
@@ -206,7 +194,7 @@ def test_fuse_api_registers_before_fusing(tiny_model) -> None:
     from wavecross.inference import fuse
 
     ir, vis = crafted_pair(2)
-    moved = reg.warp_to(vis.shape, vis, np.linalg.inv(similarity(280, 200, 5.0, 3.0, 0.0, 1.0)))
+    moved = reg.warp_to(vis.shape, vis, np.linalg.inv(reg.similarity_transform(280, 200, 5.0, 3.0, 0.0, 1.0)))
     out = fuse(ir, moved, tiny_model, register="translation")
     assert out.shape == vis.shape and out.dtype == np.uint8
     expected = fuse(ir, reg.register_pair(ir, moved, "translation")[0], tiny_model)
@@ -228,7 +216,7 @@ def write_pairs(root: Path, pairs: dict[str, tuple[np.ndarray, np.ndarray]]) -> 
 
 def test_command_writes_the_fused_image_and_the_transform(tmp_path: Path, tiny_weights: Path) -> None:
     ir, vis = crafted_pair(3)
-    warp = similarity(280, 200, -6.0, 4.0, 0.8, 1.01)
+    warp = reg.similarity_transform(280, 200, -6.0, 4.0, 0.8, 1.01)
     irs, viss = write_pairs(tmp_path / "in", {"a.png": (ir, reg.warp_to(vis.shape, vis, np.linalg.inv(warp)))})
     out = tmp_path / "out" / "fused.png"
     args = ["fuse", "--ir", str(irs / "a.png"), "--vis", str(viss / "a.png"), "-o", str(out)]

@@ -369,3 +369,15 @@ def transform_distance(a: np.ndarray, b: np.ndarray, shape: tuple[int, ...], n: 
     points = np.stack([xs.ravel(), ys.ravel(), np.ones(n * n)])
     pa, pb = a @ points, b @ points
     return float(np.linalg.norm(pa[:2] / pa[2] - pb[:2] / pb[2], axis=0).mean())
+
+
+def similarity_transform(w: int, h: int, dx: float, dy: float, degrees: float, scale: float) -> np.ndarray:
+    """The 3×3 map of a rotation by ``degrees`` and a scaling about the centre of a w×h image, then the shift
+    (dx, dy) — the kind of misalignment two side-by-side cameras have (used to build known warps)."""
+    a = math.radians(degrees)
+    rs = scale * np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
+    centre = np.array([(w - 1) / 2, (h - 1) / 2])
+    m = np.eye(3)
+    m[:2, :2] = rs
+    m[:2, 2] = centre + (dx, dy) - rs @ centre
+    return m
