@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 from ..data.io import MAX_PIXELS
@@ -98,3 +99,26 @@ def pair_inputs(args: argparse.Namespace) -> tuple[Path, Path]:
 def comma_list(text: str) -> list[str]:
     """``a, b,c`` → ``["a", "b", "c"]``, empty items dropped."""
     return [item.strip() for item in text.split(",") if item.strip()]
+
+
+#: Names of benchmarked methods become folder and file names of the report: plain words only.
+_METHOD_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+
+
+def parse_fused(values: list[str], named: bool = False) -> dict[str, Path]:
+    """``--fused`` values → {method name: folder}. ``DIR`` takes the folder's name, ``NAME=DIR`` names it; with
+    ``named`` (benchmark, whose report files carry the names) only ``NAME=DIR`` with a file-name-like NAME."""
+    fused: dict[str, Path] = {}
+    for value in values:
+        name, sep, folder = (part.strip() for part in value.partition("="))
+        if not sep and not named:
+            name, folder = Path(value).name or value, value
+        if not name or not folder or (named and not _METHOD_NAME.match(name)):
+            example = "--fused SeAFusion=peers/SeAFusion"
+            raise WavecrossError(
+                f"--fused {value!r} is not {'NAME=DIR' if named else 'DIR or NAME=DIR'}; write e.g. {example}."
+            )
+        if name in fused:
+            raise WavecrossError(f"--fused: method name {name!r} given twice; give each folder its own NAME=DIR.")
+        fused[name] = Path(folder)
+    return fused

@@ -6,8 +6,6 @@ The work is :func:`wavecross.report.benchmark.run_benchmark`.
 from __future__ import annotations
 
 import argparse
-import re
-from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import WavecrossError
@@ -21,9 +19,8 @@ from ._common import (
     apply_threads,
     comma_list,
     max_pixels,
+    parse_fused,
 )
-
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -72,20 +69,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_max_pixels(parser)
 
 
-def _parse_fused(specs: Sequence[str]) -> dict[str, Path]:
-    """``NAME=DIR`` strings → {name: folder}; names must be plain file-name-like words and unique."""
-    out: dict[str, Path] = {}
-    for spec in specs:
-        name, sep, folder = spec.partition("=")
-        name = name.strip()
-        if not sep or not folder.strip() or not _NAME.match(name):
-            raise WavecrossError(f"--fused {spec!r} is not NAME=DIR; write e.g. --fused SeAFusion=peers/SeAFusion.")
-        if name in out:
-            raise WavecrossError(f"--fused names {name!r} twice; give each fused method its own name.")
-        out[name] = Path(folder.strip())
-    return out
-
-
 def _metrics(text: str | None) -> str | list[str] | None:
     """``--metrics``: a preset name, ``all`` or one metric as a string; several names as a list."""
     if text is None:
@@ -106,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     summary = run_benchmark(
         args.data,
         comma_list(args.methods),
-        _parse_fused(args.fused),
+        parse_fused(args.fused, named=True),
         args.convention,
         args.output,
         sets=comma_list(args.sets) if args.sets else None,

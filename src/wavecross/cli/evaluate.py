@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import WavecrossError
-from ._common import add_max_pixels, add_pair_root, add_progress, comma_list, max_pixels, pair_inputs
+from ._common import add_max_pixels, add_pair_root, add_progress, comma_list, max_pixels, pair_inputs, parse_fused
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,21 +38,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_max_pixels(parser)
 
 
-def _parse_fused(values: list[str]) -> dict[str, Path]:
-    """``DIR`` or ``NAME=DIR`` values of ``--fused`` → {method name: folder}."""
-    fused: dict[str, Path] = {}
-    for value in values:
-        name, sep, folder = value.partition("=")
-        if not sep:
-            name, folder = Path(value).name or value, value
-        if not name or not folder:
-            raise WavecrossError(f"--fused {value!r}: expected DIR or NAME=DIR.")
-        if name in fused:
-            raise WavecrossError(f"--fused: method name {name!r} given twice; name the folders NAME=DIR.")
-        fused[name] = Path(folder)
-    return fused
-
-
 def run(args: argparse.Namespace) -> int:
     from .. import evaluate
     from ..data.io import check_writable, write_text
@@ -74,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     results = evaluate.evaluate_folders(
         ir,
         vis,
-        _parse_fused(args.fused),
+        parse_fused(args.fused),
         convention=args.convention,
         metrics=metrics,
         progress=not args.no_progress,
