@@ -8,7 +8,7 @@ network call, so FLOPs are counted for exactly the tensors that ran: ``FlopCount
 (4·B·heads·Nq·Nk·head_dim per call, since the counter misses the CPU attention kernel). A large plain
 ``torch.matmul`` timed in the same run gives the throughput the forward pass is compared with.
 
-    python bench/scaling.py [--plot out/scaling.png] [--config paper]
+    python bench/scaling.py [--plot out/scaling.png] [--config paper] [--precision auto] [--json out.json]
 """
 
 from __future__ import annotations
@@ -33,16 +33,17 @@ def _rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
-def worker(height: int, width: int, repeats: int, config: str, tile: int | None) -> dict:
+def worker(height: int, width: int, repeats: int, config: str, tile: int | None, precision: str) -> dict:
     """One size, in its own process: best-of-N fuse time, peak RSS, and the input shape of every network call."""
     from wavecross.inference import get_fuser
     from wavecross.nn import WaveCross
 
     torch.manual_seed(0)
-    model = WaveCross(config).eval()  # speed does not depend on the weights' values
+    # Speed does not depend on the weights' values; channels-last as load_model gives it on the CPU.
+    model = WaveCross(config).eval().to(memory_format=torch.channels_last)
     shapes: list[tuple[int, ...]] = []
     model.register_forward_hook(lambda _m, inputs, _o: shapes.append(tuple(inputs[0].shape)))
-    fuse = get_fuser("wavecross", model=model, device="cpu", tile=tile)
+    fuse = get_fuser("wavecross", model=model, device="cpu", tile=tile, precision=precision)
     rng = np.random.default_rng(0)
     ir = rng.random((height, width), dtype=np.float32)
     vis = rng.random((height, width), dtype=np.float32)
@@ -166,14 +167,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plot", type=Path, default=ROOT / "out" / "scaling.png", help="where to draw the plot")
     parser.add_argument("--config", default="paper", help="network preset (default: %(default)s)")
     parser.add_argument("--tile", type=int, default=None, help="tile size passed to the fuser (0: never tile)")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default: %(default)s)")
+    parser.add_argument("--precision", default="auto", help="auto (default), fp32 or bf16")
     parser.add_argument("--sizes", default=None, help="comma-separated WxH list (default: 256x256 … 3840x2160)")
+    parser.add_argument("--json", type=Path, default=None, help="also write the JSON document here")
     parser.add_argument("--worker", nargs=3, type=int, metavar=("H", "W", "REPEATS"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.worker:
-        print(json.dumps(worker(*args.worker, args.config, args.tile)))
+        print(json.dumps(worker(*args.worker, args.config, args.tile, args.precision)))
         return 0
     sizes = SIZES
     if args.sizes:
@@ -183,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     for h, w in sizes:
         repeats = 5 if h * w <= 1024 * 768 else 2 if h * w <= 1920 * 1080 else 1
         cmd = [sys.executable, __file__, "--worker", str(h), str(w), str(repeats), "--config", args.config]
+        cmd += ["--precision", args.precision]
         if args.tile is not None:
             cmd += ["--tile", str(args.tile)]
         if args.threads:
@@ -212,12 +216,14 @@ def main(argv: list[str] | None = None) -> int:
         "memory": fit_slope(px, [r["peak_rss_mib"] for r in rows]),
         "memory_above_baseline": fit_slope(px, [max(r["peak_rss_mib"] - r["rss_before_mib"], 1.0) for r in rows]),
     }
-    from wavecross.inference import AUTO_TILE_PIXELS
+    from wavecross.engine import AUTO_TILE_PIXELS
 
     plot(rows, slopes, args.plot, AUTO_TILE_PIXELS if args.tile is None else None)
+    from wavecross.engine import resolve_precision
     from wavecross.nn import WaveCross
 
     summary = {
+        "precision": resolve_precision(args.precision, torch.device("cpu")),
         "config": args.config,
         "tile": args.tile,
         "threads": torch.get_num_threads(),
@@ -233,7 +239,10 @@ def main(argv: list[str] | None = None) -> int:
         "plot": str(args.plot),
         "sizes": rows,
     }
-    print(json.dumps(summary, indent=2))
+    text = json.dumps(summary, indent=2)
+    print(text)
+    if args.json:
+        args.json.write_text(text + "\n")
     return 0
 
 

@@ -105,7 +105,7 @@ def _help(command: str, capsys: pytest.CaptureFixture[str]) -> str:
 
 def test_help_states_the_defaults(capsys: pytest.CaptureFixture[str]) -> None:
     fuse = _help("fuse", capsys)
-    assert re.search(r"--precision \{fp32,bf16,fp16\} number format .*fp32 \(default\)", fuse)
+    assert re.search(r"--precision \{auto,fp32,bf16,fp16\} number format .*auto \(default", fuse)
     assert re.search(r"--batch-size BATCH_SIZE pairs of equal size .*\(default: 1\)", fuse)
     assert "--no-progress" in fuse and "--data ROOT" in fuse and "--ir-dir NAME" in fuse
     for command in ("fuse", "benchmark", "demo"):

@@ -7,3 +7,7 @@ class WavecrossError(Exception):
     The command-line entry point prints the message (no traceback) and exits with status 2, so every message
     should name the file or option concerned and say what to do about it.
     """
+
+    #: Set in the other processes of a ``torchrun`` job for an error that rank 0 prints: they exit with status 2
+    #: without repeating it (:meth:`wavecross.distributed.Group.fail`).
+    quiet: bool = False

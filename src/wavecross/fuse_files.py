@@ -5,15 +5,25 @@ never leaves a half-fused folder behind. Existing outputs are an error without `
 output replace an input or another output. ``skip_existing`` continues an interrupted folder run. With
 ``register``, every pair is registered (:mod:`wavecross.registration`) before the first file is written too, so a
 pair that cannot be registered stops the run with nothing written.
+
+A folder is a pipeline: the checks decode every input on a few threads (decoders release the GIL); then, while the
+network fuses one batch of pairs of one size, threads read the next pairs and write the finished ones, with at
+most a few batches in memory. Under ``torchrun`` the processes share the pairs (:mod:`wavecross.distributed`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import threading
 import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -23,6 +33,7 @@ from .data.io import (
     check_writable,
     read_image,
     remove_stale_temp_files,
+    write_error,
     write_image,
     write_text,
 )
@@ -31,21 +42,34 @@ from .errors import WavecrossError
 from .progress import progress_bar
 
 if TYPE_CHECKING:
+    from .distributed import Group
     from .registration import RegistrationResult
 
 Job = tuple[Pair, Path]  # a pair and its fused output file
+Images = tuple[np.ndarray, np.ndarray]  # a pair's IR and visible images, as read
+T = TypeVar("T")
+R = TypeVar("R")
+
+READ_THREADS = 2  # decoders release the GIL: two keep ahead of the network, more would only take its cores
+#: Decoded images the checks keep for the fusion (the first pairs of a folder): one decode instead of two.
+KEEP_DECODED_BYTES = 256 * 2**20
+AHEAD = 2  # batches read ahead of, and waiting to be written behind, the one being fused: bounded memory
 
 
 @dataclass(frozen=True)
 class FuseReport:
-    """What :func:`fuse_files` did: pairs fused and skipped, stale temporary files removed, seconds spent, and the
-    output (the file for one pair, else the folder)."""
+    """What :func:`fuse_files` did: pairs fused (by all processes of a ``torchrun`` job) and skipped, stale temporary
+    files removed, seconds spent fusing, the output (the file for one pair, else the folder), the fused images this
+    process wrote, and its rank among the job's processes."""
 
     fused: int
     skipped: int
     stale: int
     seconds: float
     target: Path
+    written: tuple[Path, ...] = ()
+    rank: int = 0
+    processes: int = 1
 
 
 def _font(height: int) -> Any:
@@ -169,31 +193,71 @@ def check_outputs(
     return keep
 
 
-def check_inputs(jobs: list[Job], max_pixels: int | None) -> None:
-    """Every input readable, within the pixel limit, of its partner's size and at least 16 pixels a side."""
-    for pair, _ in jobs:
-        a, b = read_image(pair.ir, max_pixels), read_image(pair.vis, max_pixels)
-        if a.shape[:2] != b.shape[:2]:
-            raise WavecrossError(
-                f"{pair.ir} is {a.shape[1]}×{a.shape[0]} but {pair.vis} is {b.shape[1]}×{b.shape[0]}; "
-                "a pair must have the same size (register/resize them first)."
-            )
-        if min(a.shape[:2]) < 16:
-            raise WavecrossError(f"{pair.ir}: {a.shape[1]}×{a.shape[0]} is too small; both sides must be ≥ 16.")
+def check_inputs(
+    jobs: list[Job], max_pixels: int | None, decoded: dict[Path, Images] | None = None
+) -> dict[Path, tuple[int, int]]:
+    """Every input readable, within the pixel limit, of its partner's size and at least 16 pixels a side; returns
+    each pair's (height, width) by output file. Every image is decoded in full, on :data:`READ_THREADS` threads:
+    only decoding finds a truncated file, a NaN or a value out of range, and all must be found before any write.
+    With ``decoded``, the images of the first pairs are kept there (by output file) up to :data:`KEEP_DECODED_BYTES`
+    in all, so that the fusion does not decode them a second time."""
+    budget = KEEP_DECODED_BYTES if decoded is not None else 0
+    sizes = {}
+    with ThreadPoolExecutor(READ_THREADS, thread_name_prefix="wavecross-fuse-check") as pool:
+        checked = _in_order(pool, partial(_checked_pair, max_pixels=max_pixels), jobs, 2 * READ_THREADS)
+        for (_, out), images in zip(jobs, checked, strict=True):
+            sizes[out] = images[0].shape[:2]
+            nbytes = images[0].nbytes + images[1].nbytes
+            if nbytes <= budget and decoded is not None:
+                decoded[out] = images
+                budget -= nbytes
+    return sizes
+
+
+def _checked_pair(job: Job, max_pixels: int | None) -> Images:
+    """A pair's two images, as read, once both are known to read well and to fit together."""
+    pair = job[0]
+    a, b = read_image(pair.ir, max_pixels), read_image(pair.vis, max_pixels)
+    if a.shape[:2] != b.shape[:2]:
+        raise WavecrossError(
+            f"{pair.ir} is {a.shape[1]}×{a.shape[0]} but {pair.vis} is {b.shape[1]}×{b.shape[0]}; "
+            "a pair must have the same size (register/resize them first)."
+        )
+    if min(a.shape[:2]) < 16:
+        raise WavecrossError(f"{pair.ir}: {a.shape[1]}×{a.shape[0]} is too small; both sides must be ≥ 16.")
+    return a, b
 
 
 def register_jobs(
     jobs: list[Job], model: str, max_pixels: int | None, progress: bool = True
 ) -> dict[Path, RegistrationResult]:
-    """The registration of every pair (by output file), estimated before anything is written; the first pair that
-    cannot be registered raises its :class:`WavecrossError`."""
+    """The registration of every pair (by output file), estimated on :data:`READ_THREADS` threads before anything
+    is written; the first pair (in order) that cannot be registered raises its :class:`WavecrossError`."""
     from .registration import estimate_transform
 
+    def register(job: Job) -> RegistrationResult:
+        pair = job[0]
+        return estimate_transform(
+            read_image(pair.ir, max_pixels), read_image(pair.vis, max_pixels), model, str(pair.ir)
+        )
+
     results = {}
-    for pair, out in progress_bar(jobs, desc="registering", unit="pair", enabled=progress and len(jobs) > 1):
-        ir, vis = read_image(pair.ir, max_pixels), read_image(pair.vis, max_pixels)
-        results[out] = estimate_transform(ir, vis, model, str(pair.ir))
+    bar = progress_bar(total=len(jobs), desc="registering", unit="pair", enabled=progress and len(jobs) > 1)
+    with ThreadPoolExecutor(READ_THREADS, thread_name_prefix="wavecross-fuse-register") as pool, bar:
+        for (_, out), result in zip(jobs, _in_order(pool, register, jobs, 2 * READ_THREADS), strict=True):
+            results[out] = result
+            bar.update(1)
     return results
+
+
+def plan_batches(jobs: list[Job], sizes: dict[Path, tuple[int, int]], batch_size: int) -> list[list[Job]]:
+    """``jobs`` in batches of up to ``batch_size`` pairs of one size (``sizes`` by output file, from
+    :func:`check_inputs`), so that each batch is one forward pass: the batches of the size met first come first,
+    each in the order of ``jobs``."""
+    by_size: dict[tuple[int, int], list[Job]] = {}
+    for job in jobs:
+        by_size.setdefault(sizes[job[1]], []).append(job)
+    return [group[k : k + batch_size] for group in by_size.values() for k in range(0, len(group), batch_size)]
 
 
 def _transform_json(pair: Pair, ir: np.ndarray, result: RegistrationResult) -> str:
@@ -202,61 +266,145 @@ def _transform_json(pair: Pair, ir: np.ndarray, result: RegistrationResult) -> s
     return json.dumps({**record, **result.to_json()}, indent=2) + "\n"
 
 
+def _read(
+    job: Job, max_pixels: int | None, registered: dict[Path, RegistrationResult], decoded: dict[Path, Images]
+) -> Images:
+    """A pair's images as read (taken from ``decoded`` when the checks kept them); the visible one warped onto
+    the IR image's grid when the pair was registered."""
+    pair, out = job
+    kept = decoded.pop(out, None)  # a dict's pop is atomic: the reader threads may share it
+    ir, vis = kept if kept is not None else (read_image(pair.ir, max_pixels), read_image(pair.vis, max_pixels))
+    if out in registered:
+        from .registration import warp_to
+
+        vis = warp_to(ir.shape, vis, registered[out].matrix)
+    return ir, vis
+
+
+def _fuse(batch: list[Job], images: list[Images], **options: Any) -> list[np.ndarray]:
+    """A batch through :func:`wavecross.inference.fuse_batch` (``options`` are its own), pairs named by their IR
+    files in its errors."""
+    from .inference import fuse_batch
+
+    irs, viss = [a for a, _ in images], [b for _, b in images]
+    return fuse_batch(irs, viss, names=[str(pair.ir) for pair, _ in batch], **options)
+
+
 def _write(
-    out: Path,
-    ir: np.ndarray,
-    vis: np.ndarray,
+    job: Job,
+    images: Images,
     fused: np.ndarray,
     keep: set[Path],
     panels: bool,
     overwrite: bool,
-    transform: str | None = None,
+    transforms: dict[Path, RegistrationResult] | None = None,
 ) -> None:
-    """The pair's outputs, but those kept by ``skip_existing``; ``transform`` is the text of its transform file."""
+    """The pair's outputs, but those kept by ``skip_existing``; with ``transforms`` (``save_transform``) also its
+    transform file."""
+    (pair, out), (ir, vis) = job, images
     if fused.dtype == np.uint16 and out.suffix.lower() in (".jpg", ".jpeg", ".bmp"):
         fused = (fused // 257).astype(np.uint8)  # these formats hold 8 bits only
     if out not in keep:
         write_image(out, fused, overwrite=overwrite)
     if panels and panel_path(out) not in keep:
         write_image(panel_path(out), side_by_side(ir, vis, fused), overwrite=overwrite)
-    if transform is not None and transform_path(out) not in keep:
+    if transforms is not None and transform_path(out) not in keep:
         if transform_path(out).exists() and not overwrite:
             raise WavecrossError(f"{transform_path(out)}: already exists; choose another output or pass --overwrite.")
-        write_text(transform_path(out), transform)
+        write_text(transform_path(out), _transform_json(pair, ir, transforms[out]))
 
 
-def fuse_files(
-    ir: str | Path,
-    vis: str | Path,
-    output: str | Path,
-    *,
-    method: str = "wavecross",
-    model: str = "wavecross",
-    weights: str | Path | None = None,
-    device: str = "auto",
-    precision: str = "fp32",
-    tile: int | None = None,
-    gray: bool = False,
-    side_by_side_panels: bool = False,
-    overwrite: bool = False,
-    skip_existing: bool = False,
-    max_pixels: int | None = MAX_PIXELS,
-    batch_size: int = 1,
-    progress: bool = True,
-    register: str | None = None,
-    save_transform: bool = False,
-) -> FuseReport:
-    """Fuse the pair ``ir``/``vis`` (files) into the image ``output``, or the pairs of two folders into the folder
-    ``output``; with ``side_by_side_panels`` also an IR | visible | fused panel per pair (``<stem>_panel.png``).
+def _in_order(pool: Executor, fn: Callable[[T], R], items: Iterable[T], ahead: int) -> Iterator[R]:
+    """``fn(item)`` of each item, run on ``pool`` up to ``ahead`` items before the one yielded, and yielded in
+    order; an error is raised in its item's place, and the items not yet started are then cancelled."""
+    pending: deque[Future[R]] = deque()
+    try:
+        for item in items:
+            pending.append(pool.submit(fn, item))
+            if len(pending) > ahead:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for future in pending:
+            future.cancel()
 
-    ``register`` (``translation``, ``affine`` or ``homography``) warps each visible image onto its IR image's grid
-    first (the panel then shows the registered visible image); ``save_transform`` also writes each transform as
-    ``<stem>.transform.json`` (:func:`transform_path`). Other options are those of
-    :func:`wavecross.inference.fuse_batch` plus ``model`` (a bundled model name) and the file handling above;
-    every check, registration included, runs before the first file is written.
+
+def _pipeline(
+    batches: list[list[Job]],
+    read: Callable[[Job], Images],
+    fuse: Callable[[list[Job], list[Images]], list[np.ndarray]],
+    write: Callable[[Job, Images, np.ndarray], None],
+    bar: Any,
+) -> list[Job]:
+    """Fuse ``batches`` in this thread while :data:`READ_THREADS` threads read the pairs of the next ones and one
+    thread writes the finished ones; returns the jobs written, counted on ``bar`` once their files are complete.
+
+    One writer writes in the order of the batches, so after a failed write nothing more is written. At most
+    :data:`AHEAD` batches are read ahead and :data:`AHEAD` wait to be written, so memory stays bounded. On an error
+    the writes already handed over are finished (complete files, which the sequential loop would have written
+    too), except after a failed write; the error is raised once no thread works any more.
     """
-    from .inference import fuse_batch
+    failed = threading.Event()
 
+    def write_batch(batch: list[Job], images: list[Images], outputs: list[np.ndarray]) -> None:
+        for job, pair, fused in zip(batch, images, outputs, strict=True):
+            if failed.is_set():
+                return
+            try:
+                write(job, pair, fused)
+            except BaseException as exc:
+                failed.set()
+                if isinstance(exc, OSError):  # one sentence naming the file, as write_image gives its own
+                    raise write_error(job[1], exc) from None
+                raise
+
+    written: list[Job] = []
+    pending: deque[tuple[list[Job], Future[None]]] = deque()
+
+    def collect(wait: bool) -> None:
+        """Count the batches written: all (``wait``), else the finished ones and those over :data:`AHEAD`."""
+        while pending and (wait or len(pending) > AHEAD or pending[0][1].done()):
+            batch, future = pending.popleft()
+            future.result()  # a failed write raises here
+            written.extend(batch)
+            bar.update(len(batch))
+
+    readers = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="wavecross-fuse-read")
+    writer = ThreadPoolExecutor(1, thread_name_prefix="wavecross-fuse-write")
+    jobs = [job for batch in batches for job in batch]
+    inputs = _in_order(readers, read, jobs, AHEAD * max((len(batch) for batch in batches), default=1))
+    try:
+        for batch in batches:
+            images = [next(inputs) for _ in batch]
+            pending.append((batch, writer.submit(write_batch, batch, images, fuse(batch, images))))
+            collect(wait=failed.is_set())  # after a failed write, its error before any more work
+        collect(wait=True)
+    finally:
+        inputs.close()
+        readers.shutdown(cancel_futures=True)
+        writer.shutdown()  # the writes handed over end: complete files, never partial ones
+    return written
+
+
+@dataclass(frozen=True)
+class _Work:
+    """One process's part of a run, decided before anything is written."""
+
+    jobs: list[Job]  # every pair of the run, in order (the same in every process)
+    todo: int  # how many of them the processes fuse together (the others are kept by skip_existing)
+    batches: list[list[Job]]  # this process's share, in forward passes of pairs of one size
+    keep: set[Path]  # existing outputs kept (skip_existing)
+    registered: dict[Path, RegistrationResult]  # the registration of this process's pairs (register)
+    decoded: dict[Path, Images]  # images the checks decoded and kept for the fusion (emptied as it reads them)
+    folder: Path  # where the outputs go
+    digest: str  # of the pairs to fuse: every process must plan the same
+
+
+def _check_options(
+    batch_size: int, overwrite: bool, skip_existing: bool, register: str | None, save_transform: bool
+) -> None:
+    """Refuse options that contradict each other or cannot work here."""
     if batch_size < 1:
         raise WavecrossError("--batch-size must be at least 1.")
     if overwrite and skip_existing:
@@ -269,52 +417,147 @@ def fuse_files(
         require_opencv()
     elif save_transform:
         raise WavecrossError("--save-transform writes the transform of --register; pass --register MODEL too.")
-    ir, vis, output = Path(ir), Path(vis), Path(output)
+
+
+def _plan(
+    group: Group,
+    ir: Path,
+    vis: Path,
+    output: Path,
+    *,
+    panels: bool,
+    overwrite: bool,
+    skip_existing: bool,
+    transforms: bool,
+    register: str | None,
+    max_pixels: int | None,
+    batch_size: int,
+    progress: bool,
+) -> _Work:
+    """Every check of a run, and this process's share of the pairs to fuse (every process plans the same list)."""
     jobs = plan_jobs(ir, vis, output)
     folder = output if ir.is_dir() else output.parent
-    # Check everything first, so that bad input never leaves a half-fused folder behind.
     check_writable(folder)
-    keep = check_outputs(jobs, side_by_side_panels, overwrite, skip_existing, save_transform)
-    check_inputs(jobs, max_pixels)
-    todo = [
-        (pair, out)
-        for pair, out in jobs
-        if not all(t in keep for t in _targets(out, side_by_side_panels, save_transform))
-    ]
-    registered = register_jobs(todo, register, max_pixels, progress) if register is not None else {}
-    stale = remove_stale_temp_files(folder) if folder.is_dir() else 0
-    net = None
-    if method == "wavecross" and todo:
+    keep = check_outputs(jobs, panels, overwrite, skip_existing, transforms)
+    done = {out for _, out in jobs if all(t in keep for t in _targets(out, panels, transforms))}
+    todo = [job for job in jobs if job[1] not in done]
+    mine = group.share(todo)  # after skip_existing, so that shares stay even when a run is continued
+    # Each process checks its share of the pairs to fuse and of those skipped: every input once, in all.
+    checked = {out for _, out in mine + group.share([job for job in jobs if job[1] in done])}
+    decoded: dict[Path, Images] = {}
+    sizes = check_inputs([job for job in jobs if job[1] in checked and job[1] not in done], max_pixels, decoded)
+    sizes.update(check_inputs([job for job in jobs if job[1] in checked and job[1] in done], max_pixels))
+    registered = register_jobs(mine, register, max_pixels, progress and group.is_main) if register else {}
+    digest = hashlib.sha256("\n".join(str(out) for _, out in todo).encode()).hexdigest()
+    batches = plan_batches(mine, sizes, batch_size)
+    return _Work(jobs, len(todo), batches, keep, registered, decoded, folder, digest)
+
+
+def fuse_files(
+    ir: str | Path,
+    vis: str | Path,
+    output: str | Path,
+    *,
+    method: str = "wavecross",
+    model: str = "wavecross",
+    weights: str | Path | None = None,
+    device: str = "auto",
+    precision: str = "auto",
+    tile: int | None = None,
+    gray: bool = False,
+    side_by_side_panels: bool = False,
+    overwrite: bool = False,
+    skip_existing: bool = False,
+    max_pixels: int | None = MAX_PIXELS,
+    batch_size: int = 1,
+    progress: bool = True,
+    register: str | None = None,
+    save_transform: bool = False,
+    threads: int | None = None,
+) -> FuseReport:
+    """Fuse the pair ``ir``/``vis`` (files) into the image ``output``, or the pairs of two folders into the folder
+    ``output``; with ``side_by_side_panels`` also an IR | visible | fused panel per pair (``<stem>_panel.png``).
+
+    ``register`` (``translation``, ``affine`` or ``homography``) warps each visible image onto its IR image's grid
+    first (the panel then shows the registered visible image); ``save_transform`` also writes each transform as
+    ``<stem>.transform.json`` (:func:`transform_path`). Other options are those of
+    :func:`wavecross.inference.fuse_batch` plus ``model`` (a bundled model name) and the file handling above;
+    every check, registration included, runs before the first file is written.
+
+    Pairs of one size go through the network ``batch_size`` at a time (:func:`plan_batches`), while threads read
+    the next pairs and write the finished ones (:func:`_pipeline`). Under ``torchrun`` each process fuses its share
+    of the pairs on the CPU or its own GPU (:mod:`wavecross.distributed`): the checks of every process pass before
+    any writes, and the report counts the pairs of all. ``threads``: torch's CPU threads (default: torch's choice;
+    under ``torchrun`` on the CPU, the machine's cores shared evenly among its processes).
+    """
+    from .distributed import joined, torchrun_group
+
+    ir, vis, output = Path(ir), Path(vis), Path(output)
+    group = torchrun_group()
+
+    def prepare() -> tuple[_Work, Any]:
+        """Every check, this process's share of the pairs and the network, before any process writes."""
+        _check_options(batch_size, overwrite, skip_existing, register, save_transform)
+        on = group.device(device)
+        group.set_threads(threads, on)
+        work = _plan(
+            group,
+            ir,
+            vis,
+            output,
+            panels=side_by_side_panels,
+            overwrite=overwrite,
+            skip_existing=skip_existing,
+            transforms=save_transform,
+            register=register,
+            max_pixels=max_pixels,
+            batch_size=batch_size,
+            progress=progress,
+        )
+        if method != "wavecross" or not work.batches:
+            return work, None
         from .hub import load_model
 
-        net = load_model(model, device=device, weights=weights)
-    started = time.perf_counter()
-    with progress_bar(total=len(todo), desc="fusing", unit="pair", enabled=progress and len(todo) > 1) as bar:
-        for k in range(0, len(todo), batch_size):
-            chunk = todo[k : k + batch_size]
-            inputs = [(read_image(pair.ir, max_pixels), read_image(pair.vis, max_pixels)) for pair, _ in chunk]
-            if registered:
-                from .registration import warp_to
+        return work, load_model(model, device=on, weights=weights)
 
-                inputs = [
-                    (a, warp_to(a.shape, b, registered[out].matrix))
-                    for (a, b), (_, out) in zip(inputs, chunk, strict=True)
-                ]
-            outputs = fuse_batch(
-                [a for a, _ in inputs],
-                [b for _, b in inputs],
-                net,
-                method=method,
-                device=device,
-                precision=precision,
-                tile=tile,
-                gray=gray,
-                batch_size=batch_size,
-                names=[str(pair.ir) for pair, _ in chunk],
-            )
-            for (pair, out), (a, b), fused in zip(chunk, inputs, outputs, strict=True):
-                transform = _transform_json(pair, a, registered[out]) if save_transform else None
-                _write(out, a, b, fused, keep, side_by_side_panels, overwrite, transform)
-            bar.update(len(chunk))
-    target = jobs[0][1] if len(jobs) == 1 else output
-    return FuseReport(len(todo), len(jobs) - len(todo), stale, time.perf_counter() - started, target)
+    with joined(group):
+        work, net = group.together(prepare)
+        group.check_same(
+            work.digest,
+            f"{output}: the processes of this torchrun job see different pairs or outputs; give them all the same "
+            "folders (one shared file system).",
+        )
+        # One process removes stale temporary files (the PIDs of other machines are not its to judge); the meeting
+        # after it keeps every process from writing before it is done.
+        stale = group.together(
+            lambda: remove_stale_temp_files(work.folder) if group.is_main and work.folder.is_dir() else 0
+        )
+        started = time.perf_counter()
+        read = partial(_read, max_pixels=max_pixels, registered=work.registered, decoded=work.decoded)
+        fuse = partial(
+            _fuse, model=net, method=method, precision=precision, tile=tile, gray=gray, batch_size=batch_size
+        )
+        write = partial(
+            _write,
+            keep=work.keep,
+            panels=side_by_side_panels,
+            overwrite=overwrite,
+            transforms=work.registered if save_transform else None,
+        )
+        mine = sum(len(batch) for batch in work.batches)
+        desc = "fusing" if group.world == 1 else f"fusing, process 1 of {group.world}"
+        with progress_bar(total=mine, desc=desc, unit="pair", enabled=progress and group.is_main and mine > 1) as bar:
+            written = group.together(lambda: _pipeline(work.batches, read, fuse, write, bar))
+        fused = sum(group.gather(len(written)))
+    target = work.jobs[0][1] if len(work.jobs) == 1 else output
+    outputs = tuple(out for _, out in written)
+    return FuseReport(
+        fused,
+        len(work.jobs) - work.todo,
+        stale,
+        time.perf_counter() - started,
+        target,
+        outputs,
+        group.rank,
+        group.world,
+    )

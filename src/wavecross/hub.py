@@ -78,13 +78,28 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return torch.device(device)
 
 
+def set_threads(threads: int) -> None:
+    """Run torch's CPU operations on ``threads`` threads (``--threads``), which must be at least 1."""
+    if threads < 1:
+        raise WavecrossError(f"--threads {threads}: use at least 1 thread.")
+    torch.set_num_threads(threads)
+
+
 def load_model(
     name: str = "wavecross", device: str | torch.device = "auto", weights: str | Path | None = None
 ) -> WaveCross:
     """The named model with its bundled weights (or the ``weights`` file given), in eval mode on ``device``.
 
-    ``weights`` may be a ``model.safetensors`` written by ``wavecross train`` or :meth:`WaveCross.save`.
+    ``weights`` may be a ``model.safetensors`` written by ``wavecross train`` or :meth:`WaveCross.save`. On the
+    CPU the convolution weights are stored channels-last, which oneDNN runs faster (docs/speed.md).
     """
     path = Path(weights) if weights is not None else weights_path(name)
-    model = load_weights(path)
-    return model.eval().to(resolve_device(device))
+    model = load_weights(path).eval().to(resolve_device(device))
+    if model_device(model).type == "cpu":
+        model = model.to(memory_format=torch.channels_last)
+    return model
+
+
+def model_device(model: torch.nn.Module) -> torch.device:
+    """The device of a model's parameters."""
+    return next(model.parameters()).device

@@ -7,8 +7,9 @@ visible Cb/Cr (BT.601 full range) and clamped to [0, 1]. RGB-stored IR (three eq
 16-bit inputs are normalised robustly (0.1/99.9 percentiles → 0/1; see :func:`wavecross.data.io.to_unit`). The
 output always has exactly the input's size.
 
-Large images are fused in overlapping tiles blended with linear ramps, so memory stays bounded; the tile size is
-chosen automatically above :data:`AUTO_TILE_PIXELS` or set with ``tile``.
+The network runs through :func:`wavecross.engine.fuse_tensors`: ``precision="auto"`` picks the fastest number
+format measured to keep the output (bf16 on CPUs with native bf16), and large images are fused in overlapping
+tiles blended with linear ramps, so time grows linearly with the area and memory stays bounded.
 """
 
 from __future__ import annotations
@@ -23,95 +24,19 @@ import torch
 from torch import Tensor
 
 from .data.io import from_pil, is_grey, luminance, read_image, rgb_to_ycbcr, to_unit, ycbcr_to_rgb
+from .engine import fuse_tensors
 from .errors import WavecrossError
 from .hub import load_model
 from .nn import WaveCross
 
-AUTO_TILE_PIXELS = 1280 * 1024  # above this many pixels, tile automatically
-DEFAULT_TILE = 768
-DEFAULT_OVERLAP = 96
-PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
-
 Fuser = Callable[[np.ndarray, np.ndarray], np.ndarray]
-
-
-def _tile_starts(size: int, tile: int, overlap: int) -> list[int]:
-    if size <= tile:
-        return [0]
-    step = tile - overlap
-    starts = list(range(0, size - tile, step)) + [size - tile]
-    return sorted(set(starts))
-
-
-def _ramp(length: int, overlap: int, rise_start: bool, rise_end: bool) -> Tensor:
-    """1-D blending weight: linear ramps over ``overlap`` pixels at the sides that meet another tile."""
-    w = torch.ones(length)
-    ramp = (torch.arange(overlap, dtype=torch.float32) + 0.5) / overlap
-    if rise_start:
-        w[:overlap] = ramp
-    if rise_end:
-        w[-overlap:] = ramp.flip(0)
-    return w
-
-
-@torch.no_grad()
-def fuse_tensors(
-    model: WaveCross,
-    ir: Tensor,
-    vis: Tensor,
-    tile: int | None = None,
-    overlap: int = DEFAULT_OVERLAP,
-    precision: str = "fp32",
-) -> Tensor:
-    """Fuse (B, 1, H, W) luminance tensors in [0, 1] on the model's device; returns (B, 1, H, W) in [0, 1].
-
-    ``tile=None`` tiles automatically when H·W > :data:`AUTO_TILE_PIXELS`; ``tile=0`` never tiles.
-    """
-    if precision not in PRECISIONS:
-        raise WavecrossError(f"unknown precision {precision!r}; use fp32, bf16 or fp16.")
-    device = next(model.parameters()).device
-    dtype = PRECISIONS[precision]
-    if dtype is torch.float16 and device.type == "cpu":
-        raise WavecrossError("fp16 is not supported on the CPU; use --precision bf16 or fp32 there.")
-    h, w = ir.shape[-2:]
-    if min(h, w) < 16:
-        raise WavecrossError(f"image of {w}×{h} pixels is too small; both sides must be at least 16 pixels.")
-    if tile is None:
-        tile = DEFAULT_TILE if h * w > AUTO_TILE_PIXELS else 0
-    if tile and tile < 64:
-        raise WavecrossError(f"tile size {tile} is too small; use at least 64 (or 0 to disable tiling).")
-
-    def run(a: Tensor, b: Tensor) -> Tensor:
-        a, b = a.to(device), b.to(device)
-        if dtype is None:
-            return model(a, b).float()
-        with torch.autocast(device.type, dtype=dtype):
-            return model(a, b).float()
-
-    if not tile or (h <= tile and w <= tile):
-        return run(ir, vis).clamp(0, 1).cpu()
-    overlap = min(overlap, tile // 2)
-    out = torch.zeros(ir.shape[0], 1, h, w)
-    weight = torch.zeros(1, 1, h, w)
-    ys, xs = _tile_starts(h, tile, overlap), _tile_starts(w, tile, overlap)
-    for y in ys:
-        th = min(tile, h)
-        wy = _ramp(th, overlap, y > 0, y + th < h)
-        for x in xs:
-            tw = min(tile, w)
-            wx = _ramp(tw, overlap, x > 0, x + tw < w)
-            win = (wy[:, None] * wx[None, :])[None, None]
-            piece = run(ir[..., y : y + th, x : x + tw], vis[..., y : y + th, x : x + tw]).cpu()
-            out[..., y : y + th, x : x + tw] += piece * win
-            weight[..., y : y + th, x : x + tw] += win
-    return (out / weight).clamp(0, 1)
 
 
 def get_fuser(
     method: str = "wavecross",
     model: WaveCross | None = None,
     device: str = "auto",
-    precision: str = "fp32",
+    precision: str = "auto",
     tile: int | None = None,
     weights: str | Path | None = None,
 ) -> Fuser:
@@ -222,7 +147,7 @@ def fuse_batch(
     *,
     method: str = "wavecross",
     device: str = "auto",
-    precision: str = "fp32",
+    precision: str = "auto",
     tile: int | None = None,
     gray: bool = False,
     weights: str | Path | None = None,
@@ -286,7 +211,7 @@ def fuse(
     *,
     method: str = "wavecross",
     device: str = "auto",
-    precision: str = "fp32",
+    precision: str = "auto",
     tile: int | None = None,
     gray: bool = False,
     weights: str | Path | None = None,

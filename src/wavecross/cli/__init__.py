@@ -2,8 +2,9 @@
 
 Each command module defines ``add_arguments(parser)`` and ``run(args) -> int`` and nothing else but flag parsing
 and printing; the work is done by the library (:mod:`wavecross.fuse_files`, :mod:`wavecross.evaluate`, ...), which
-never imports argparse. Helpers shared by several commands are in :mod:`._common`. A :class:`WavecrossError`
-raised anywhere becomes one line on stderr and exit status 2 — users never see a traceback for bad input.
+never imports argparse. Helpers shared by several commands are in :mod:`._common`; the dispatcher gives every
+command that runs torch ``--threads N`` itself. A :class:`WavecrossError` raised anywhere becomes one line on stderr
+and exit status 2 — users never see a traceback for bad input.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import sys
 from types import ModuleType
 
 from ..errors import WavecrossError
+from ._common import add_threads, apply_threads
 
 COMMANDS: dict[str, str] = {
     "fuse": "fuse one IR/visible pair, two folders of pairs or a data-set root",
@@ -24,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "benchmark": "run methods on test sets and write an HTML/Markdown report",
     "models": "list the bundled models and the shipped training recipes",
 }
+NO_TORCH = {"models"}  # commands without --threads: they run nothing in torch
 
 
 def _module(command: str) -> ModuleType:
@@ -40,6 +43,8 @@ def _build_parser(command: str | None) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text[0].upper() + help_text[1:] + ".")
         if name == command:  # only the chosen command's module is imported (torch is slow to import)
             _module(name).add_arguments(p)
+            if name not in NO_TORCH:
+                add_threads(p)
     return parser
 
 
@@ -52,9 +57,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 1
     try:
+        if args.command not in NO_TORCH:
+            apply_threads(args)
         return int(_module(args.command).run(args) or 0)
     except WavecrossError as exc:
-        print(f"wavecross {args.command}: error: {exc}", file=sys.stderr)
+        if not exc.quiet:  # quiet: another process of a torchrun job prints it
+            print(f"wavecross {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"wavecross {args.command}: interrupted", file=sys.stderr)

@@ -30,18 +30,22 @@ def max_pixels(args: argparse.Namespace) -> int:
 
 
 def add_threads(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    """``--threads N``, for the commands that run torch (all but ``models``; added by the dispatcher)."""
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="torch CPU threads (default: torch's choice; fuse under torchrun on the CPU: cores / local processes)",
+    )
 
 
 def apply_threads(args: argparse.Namespace) -> None:
     """Set torch's CPU thread count from ``--threads``, when given."""
-    if args.threads is None:
-        return
-    if args.threads < 1:
-        raise WavecrossError(f"--threads {args.threads} must be at least 1.")
-    import torch
+    if args.threads is not None:
+        from ..hub import set_threads
 
-    torch.set_num_threads(args.threads)
+        set_threads(args.threads)
 
 
 def add_device(parser: argparse.ArgumentParser, what: str = "") -> None:

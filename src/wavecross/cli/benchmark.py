@@ -15,8 +15,6 @@ from ._common import (
     add_folder_names,
     add_max_pixels,
     add_progress,
-    add_threads,
-    apply_threads,
     comma_list,
     max_pixels,
     parse_fused,
@@ -56,7 +54,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="allow writing into a non-empty report folder")
     parser.add_argument("--weights", type=Path, default=None, help="network weights (default: the shipped model)")
     add_device(parser, "the network")
-    add_threads(parser)
     parser.add_argument("--grid-rows", type=int, default=4, help="images per set in the image grid")
     parser.add_argument(
         "--show",
@@ -84,7 +81,6 @@ def run(args: argparse.Namespace) -> int:
     from ..report.benchmark import run_benchmark
 
     retain_freed_memory()  # many images in one process: reuse freed arrays instead of re-faulting their pages
-    apply_threads(args)
     limit = max_pixels(args)
     summary = run_benchmark(
         args.data,

@@ -1,5 +1,5 @@
 """``wavecross fuse``: one pair (``--ir A.png --vis B.png -o F.png``), two folders of pairs or a data-set root
-(``--data ROOT``) to a folder (``-o DIR``).
+(``--data ROOT``) to a folder (``-o DIR``); under ``torchrun``, the pairs of a folder shared among processes.
 
 The work, and every check before it, is :func:`wavecross.fuse_files.fuse_files`.
 """
@@ -27,15 +27,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_device(parser)
     parser.add_argument(
         "--precision",
-        default="fp32",
-        choices=("fp32", "bf16", "fp16"),
-        help="number format of the network: fp32 (default), bf16, or fp16 (GPU only)",
+        default="auto",
+        choices=("auto", "fp32", "bf16", "fp16"),
+        help="number format of the network: auto (default: bf16 on CPUs with native bf16, fp16 on CUDA, else "
+        "fp32; see docs/speed.md), fp32, bf16, or fp16 (GPU only)",
     )
     parser.add_argument(
         "--tile",
         type=int,
         default=None,
-        help="tile size in pixels (0: never tile; default: automatic for images over 1.3 MP)",
+        help="largest tile side in pixels (0: never tile; default: tiles of up to 640 px for images over 640×512)",
     )
     parser.add_argument("--gray", action="store_true", help="write grey output even for colour visible input")
     parser.add_argument("--side-by-side", action="store_true", help="also write a labelled IR | VIS | fused panel")
@@ -91,8 +92,12 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         register=args.register,
         save_transform=args.save_transform,
+        threads=args.threads,
     )
-    notes = [f"skipped {report.skipped} already fused"] if report.skipped else []
+    if report.rank != 0:  # under torchrun, rank 0 reports for every process
+        return 0
+    notes = [f"{report.processes} processes"] if report.processes > 1 else []
+    notes += [f"skipped {report.skipped} already fused"] if report.skipped else []
     notes += [f"removed {report.stale} stale temporary file{'s' * (report.stale != 1)}"] if report.stale else []
     print(
         f"fused {report.fused} pair{'s' * (report.fused != 1)} in {report.seconds:.1f} s → {report.target}"

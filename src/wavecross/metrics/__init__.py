@@ -7,8 +7,8 @@ shares intermediates between metrics. Definitions, constants and the quirks of e
 
 from __future__ import annotations
 
+from ..allocator import retain_freed_memory
 from ._base import Triple
-from .allocator import retain_freed_memory
 from .feature_mi import fmi
 from .gradient import nabf, qabf
 from .information import cross_entropy, entropy, mutual_information
