@@ -117,3 +117,18 @@ def test_minmax_saliency_finds_the_warmest_object_of_a_dark_scene():
     assert torch.equal(normalize_ir(ir, "none"), ir)
     flat = normalize_ir(torch.full((1, 1, 4, 4), 0.3), "minmax")
     assert torch.isfinite(flat).all()
+
+
+def test_gradient_overshoot_counts_only_edges_stronger_than_both_sources():
+    from wavecross.losses import FusionLossWeights, fusion_loss, gradient_overshoot_loss, sobel_magnitude
+
+    torch.manual_seed(0)
+    ir, vis = torch.rand(2, 1, 32, 32), torch.rand(2, 1, 32, 32)
+    assert gradient_overshoot_loss(ir, ir, vis) == 0 and gradient_overshoot_loss(vis, ir, vis) == 0
+    doubled = ir * 2  # every edge of IR twice as strong: the excess over max(|∇IR|, |∇VIS|), never negative
+    expected = (sobel_magnitude(doubled) - torch.maximum(sobel_magnitude(ir), sobel_magnitude(vis))).clamp(min=0)
+    assert torch.isclose(gradient_overshoot_loss(doubled, ir, vis), expected.mean())
+    assert gradient_overshoot_loss(doubled, ir, vis) > 0
+    off = fusion_loss(doubled, ir, vis, FusionLossWeights(rank=0, energy=0))
+    on = fusion_loss(doubled, ir, vis, FusionLossWeights(rank=0, energy=0, overshoot=3.0))
+    assert "overshoot" not in off and torch.isclose(on["total"], off["total"] + 3.0 * on["overshoot"])

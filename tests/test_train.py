@@ -339,3 +339,15 @@ def test_train_shorthands_become_config_values(tmp_path, tiny_weights, monkeypat
     assert cfg.data.roots == [str(data.resolve())] and cfg.fusion.init == str(tiny_weights)
     assert cfg.run.device == "cpu" and cfg.run.seed == 8  # --set wins over the shorthand
     assert train_cli.run.__module__ == "wavecross.cli.train"
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_autocast_follows_run_amp_and_the_hardware(monkeypatch, native):
+    import wavecross.engine
+    from wavecross.train.loop import autocast_dtype
+
+    monkeypatch.setattr(wavecross.engine, "cpu_has_native_bf16", lambda: native)
+    cpu = torch.device("cpu")
+    assert autocast_dtype("auto", cpu) is (torch.bfloat16 if native else None)
+    assert autocast_dtype("bf16", cpu) is torch.bfloat16  # asked for: kept, even where it is emulated
+    assert autocast_dtype("fp16", cpu) is None and autocast_dtype("off", cpu) is None

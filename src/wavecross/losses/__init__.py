@@ -9,7 +9,7 @@ from .heat import (
     sample_pairs,
     thermal_saliency,
 )
-from .intensity import gradient_loss, intensity_loss, sobel_magnitude
+from .intensity import gradient_loss, gradient_overshoot_loss, intensity_loss, sobel_magnitude
 from .pretrain import reconstruction_loss
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "FusionLossWeights",
     "fusion_loss",
     "gradient_loss",
+    "gradient_overshoot_loss",
     "heat_consistency_loss",
     "intensity_loss",
     "local_energy_loss",

@@ -8,12 +8,13 @@ import torch
 from torch import Tensor, nn
 
 from .heat import heat_consistency_loss
-from .intensity import gradient_loss, intensity_loss
+from .intensity import gradient_loss, gradient_overshoot_loss, intensity_loss
 
 
 @dataclass(frozen=True)
 class FusionLossWeights:
-    """Weights of L_all = intensity·L1(F, max) + gradient·L_grad + rank·L_rank + energy·L_energy.
+    """Weights of L_all = intensity·L1(F, max) + gradient·L_grad + rank·L_rank + energy·L_energy
+    (+ overshoot·L_overshoot, ours, off by default: :func:`~wavecross.losses.intensity.gradient_overshoot_loss`).
 
     ``rank`` and ``energy`` are λ1 and λ2 of L_heat; pair counts are per batch; ``saliency_norm`` is how IR is
     normalised before the saliency S of the rank weights (:func:`~wavecross.losses.heat.normalize_ir`).
@@ -26,6 +27,7 @@ class FusionLossWeights:
     rank_random_pairs: int = 4096
     rank_neighbour_pairs: int = 4096
     saliency_norm: str = "none"
+    overshoot: float = 0.0
 
 
 def fusion_loss(
@@ -47,6 +49,9 @@ def fusion_loss(
         "energy": heat["energy"],
     }
     terms["total"] = w.intensity * terms["intensity"] + w.gradient * terms["gradient"] + heat["total"]
+    if w.overshoot:  # logged only when it trains, so the logs of the paper's loss keep their keys
+        terms["overshoot"] = gradient_overshoot_loss(fused, ir, vis)
+        terms["total"] = terms["total"] + w.overshoot * terms["overshoot"]
     return terms
 
 

@@ -66,7 +66,8 @@ class FusionConfig:
 @dataclass
 class RunConfig:
     """``scale_lr``: multiply learning rates by the number of processes (linear scaling rule, since the effective
-    batch is batch_size × processes). ``amp``: ``off``, ``bf16`` or ``fp16`` autocast (GPU only)."""
+    batch is batch_size × processes). ``amp``: autocast, ``off``, ``auto`` (bf16 where it is native, see
+    :func:`wavecross.train.loop.autocast_dtype`), ``bf16`` or ``fp16`` (GPU only)."""
 
     seed: int = 0
     checkpoint_every: int = 200
@@ -222,8 +223,8 @@ def parse_config(values: dict[str, Any], config_path: Path | None = None) -> Tra
             f"config key fusion.loss.saliency_norm: expected one of {', '.join(SALIENCY_NORMS)}, "
             f"got {cfg.fusion.loss.saliency_norm!r}."
         )
-    if cfg.run.amp not in ("off", "bf16", "fp16"):
-        raise WavecrossError(f"config key run.amp: expected off, bf16 or fp16, got {cfg.run.amp!r}.")
+    if cfg.run.amp not in ("auto", "off", "bf16", "fp16"):
+        raise WavecrossError(f"config key run.amp: expected auto, off, bf16 or fp16, got {cfg.run.amp!r}.")
     _check_validation(cfg.validation)
     _check_ranges(cfg)
     _check_sources(cfg)

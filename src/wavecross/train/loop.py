@@ -28,6 +28,21 @@ from .config import RunConfig
 from .distributed import DistInfo, barrier
 
 
+def autocast_dtype(amp: str, device: torch.device) -> torch.dtype | None:
+    """``run.amp`` on ``device``: ``auto`` is bf16 where it is native (a CUDA GPU that supports it, a CPU with
+    ``avx512_bf16``/``amx_bf16``: 1.4× the fp32 samples/s there, docs/speed.md), else fp16 on older GPUs, else
+    off; ``bf16`` is kept on any device (emulated and slow on other CPUs); ``fp16`` is GPU-only, off elsewhere."""
+    if amp == "auto":
+        if device.type == "cuda":
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        from ..engine import cpu_has_native_bf16
+
+        return torch.bfloat16 if device.type == "cpu" and cpu_has_native_bf16() else None
+    if amp == "fp16" and device.type != "cuda":
+        return None
+    return {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}[amp]
+
+
 @dataclass
 class Stage:
     """What differs between the two stages.
@@ -133,11 +148,9 @@ class Trainer:
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda s: lr_factor(s, stage.steps, run.warmup_steps)
         )
-        self.amp_dtype = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}[run.amp]
+        self.amp_dtype = autocast_dtype(run.amp, device)
         if device.type == "cuda":
             torch.set_float32_matmul_precision("high")  # TF32 matmuls, as cuDNN convolutions already use
-        if device.type != "cuda":
-            self.amp_dtype = None  # autocast is a GPU speed feature; CPU runs stay in fp32 (and deterministic)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype is torch.float16)
         net: nn.Module = torch.compile(self.module) if run.compile else self.module
         if dist_info.world_size > 1:
