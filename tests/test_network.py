@@ -376,12 +376,25 @@ def test_refine_block_starts_as_identity_and_learns():
     assert not torch.equal(block(x, a + 1, b), moved) and not torch.equal(block(x, a, b + 1), moved)
 
 
-def test_network_with_refinement_computes_what_it_computed_without():
+@pytest.mark.parametrize("added", [{"refine_blocks": 2}, {"skip_gate": True}])
+def test_network_with_an_added_part_computes_what_it_computed_without(added):
     torch.manual_seed(0)
     plain = WaveCross("tiny").eval()
-    refined = WaveCross({**plain.config.to_dict(), "refine_blocks": 2}).eval()
+    refined = WaveCross({**plain.config.to_dict(), **added}).eval()
     missing = refined.load_state_dict(plain.state_dict(), strict=False).missing_keys
     assert missing and all(k.startswith(WaveCross.ZERO_START_PREFIXES) for k in missing)
     ir, vis = torch.rand(1, 1, 40, 56), torch.rand(1, 1, 40, 56)
     with torch.no_grad():
         assert torch.equal(refined(ir, vis), plain(ir, vis))
+
+
+def test_skip_gate_is_trainable_and_changes_the_output_when_it_moves():
+    torch.manual_seed(0)
+    net = WaveCross({**WaveCross("tiny").config.to_dict(), "skip_gate": True})
+    ir, vis = torch.rand(1, 1, 32, 32), torch.rand(1, 1, 32, 32)
+    net(ir, vis).mean().backward()
+    assert net.decoder.skip_gate.weight.grad.abs().sum() > 0
+    with torch.no_grad():
+        before = net(ir, vis)
+        net.decoder.skip_gate.bias[net.config.shallow_channels :] = -30.0  # the visible skip's gate closed
+        assert not torch.allclose(net(ir, vis), before)

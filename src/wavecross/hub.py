@@ -26,7 +26,7 @@ class ModelEntry:
 MODELS: dict[str, ModelEntry] = {
     "wavecross": ModelEntry(
         "wavecross.safetensors",
-        "Wave-Cross, paper configuration, trained with configs/wavecross.yaml (see docs/MODEL_CARD.md)",
+        "Wave-Cross, paper configuration, v2: recipes wavecross, then wavecross-v2 (docs/MODEL_CARD.md)",
     ),
 }
 

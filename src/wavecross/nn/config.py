@@ -23,6 +23,8 @@ class WaveCrossConfig:
         dropout: dropout after attention projections and MLPs (the text allows 0–0.1).
         attn_scale: ``"dim"`` (d^-1/2, as written in the text) or ``"head"`` ((d/heads)^-1/2).
         conv_residual: wrap the WA convolution block in an identity skip.
+        skip_gate: weigh the decoder's shallow skips per pixel by learned gates that start as the plain sum (off in
+            the paper's layout; see :class:`~wavecross.nn.decoder.FusionDecoder`).
         refine_blocks: full-resolution refinement blocks at the end of the fusion decoder (0 in the paper's layout;
             see :class:`~wavecross.nn.decoder.RefineBlock`).
     """
@@ -40,6 +42,7 @@ class WaveCrossConfig:
     attn_scale: str = "dim"
     conv_residual: bool = True
     refine_blocks: int = 0
+    skip_gate: bool = False
 
     @property
     def channels(self) -> int:

@@ -4,6 +4,9 @@ Layout (method text §3.4, Fig. 4), with the conv numbering used for the residua
 conv1 C→C on (fused + deep IR + deep visible), then residual mix with the two deep encoder features;
 conv2 C→C/2, ×2; conv3 C/2→C/4, ×2; conv4 C/4→S, ×2 (full resolution);
 skip: concatenate the IR and visible shallow features; conv5 3S→S, then residual mix with the two shallow features;
+optional (``skip_gate``): the residual mix 2 weighs each shallow feature per pixel and channel by 2σ(g), g from a
+1×1 convolution of [decoder feature, shallow IR, shallow visible] that starts at zero (so the mix starts as the
+plain sum), letting training drop one source's edge where both have one instead of adding them;
 optional (``refine_blocks``): full-resolution refinement blocks, each seeing the decoder feature and both shallow
 features again (3×3 3S→S, LeakyReLU, 3×3 S→S, added to the feature);
 head: 1×1 conv to one channel and a sigmoid, so the output lies in [0, 1].
@@ -32,6 +35,11 @@ class FusionDecoder(nn.Module):
         self.conv3 = conv3x3(c // 2, c // 4)
         self.conv4 = conv3x3(c // 4, s)
         self.conv5 = conv3x3(3 * s, s)
+        self.skip_gate: nn.Conv2d | None = None
+        if cfg.skip_gate:
+            self.skip_gate = nn.Conv2d(3 * s, 2 * s, 1)
+            nn.init.zeros_(self.skip_gate.weight)
+            nn.init.zeros_(self.skip_gate.bias)
         self.refine = nn.ModuleList(RefineBlock(s) for _ in range(cfg.refine_blocks))
         self.head = nn.Conv2d(s, 1, 1)
 
@@ -43,7 +51,12 @@ class FusionDecoder(nn.Module):
         x = upsample2x(self.conv2(x))
         x = upsample2x(self.conv3(x))
         x = upsample2x(self.conv4(x))
-        x = self.conv5(torch.cat((x, shallow_ir, shallow_vis), dim=1)) + shallow_ir + shallow_vis  # residual mix 2
+        both = torch.cat((x, shallow_ir, shallow_vis), dim=1)
+        if self.skip_gate is None:
+            x = self.conv5(both) + shallow_ir + shallow_vis  # residual mix 2
+        else:
+            gate_ir, gate_vis = (2 * torch.sigmoid(self.skip_gate(both))).chunk(2, dim=1)
+            x = self.conv5(both) + gate_ir * shallow_ir + gate_vis * shallow_vis
         for block in self.refine:
             x = block(x, shallow_ir, shallow_vis)
         return torch.sigmoid(self.head(x))

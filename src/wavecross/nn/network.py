@@ -40,7 +40,7 @@ class WaveCross(nn.Module):
 
     #: Parameters of optional parts whose output is zero when they are created: a model trained without them can be
     #: loaded into a network that has them (fine-tuning with an added part) and computes the same image.
-    ZERO_START_PREFIXES = ("decoder.refine.",)
+    ZERO_START_PREFIXES = ("decoder.refine.", "decoder.skip_gate.")
 
     def encoders(self) -> list[nn.Module]:
         """The two modality encoders (pre-trained in stage 1, frozen by default in stage 2)."""
