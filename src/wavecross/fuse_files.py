@@ -15,11 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -39,6 +36,7 @@ from .data.io import (
 )
 from .data.pairs import Pair, find_pairs
 from .errors import WavecrossError
+from .pipeline import READ_THREADS, in_order, run_pipeline
 from .progress import progress_bar
 
 if TYPE_CHECKING:
@@ -50,10 +48,8 @@ Images = tuple[np.ndarray, np.ndarray]  # a pair's IR and visible images, as rea
 T = TypeVar("T")
 R = TypeVar("R")
 
-READ_THREADS = 2  # decoders release the GIL: two keep ahead of the network, more would only take its cores
 #: Decoded images the checks keep for the fusion (the first pairs of a folder): one decode instead of two.
 KEEP_DECODED_BYTES = 256 * 2**20
-AHEAD = 2  # batches read ahead of, and waiting to be written behind, the one being fused: bounded memory
 
 
 @dataclass(frozen=True)
@@ -204,7 +200,7 @@ def check_inputs(
     budget = KEEP_DECODED_BYTES if decoded is not None else 0
     sizes = {}
     with ThreadPoolExecutor(READ_THREADS, thread_name_prefix="wavecross-fuse-check") as pool:
-        checked = _in_order(pool, partial(_checked_pair, max_pixels=max_pixels), jobs, 2 * READ_THREADS)
+        checked = in_order(pool, partial(_checked_pair, max_pixels=max_pixels), jobs, 2 * READ_THREADS)
         for (_, out), images in zip(jobs, checked, strict=True):
             sizes[out] = images[0].shape[:2]
             nbytes = images[0].nbytes + images[1].nbytes
@@ -244,7 +240,7 @@ def register_jobs(
     results = {}
     bar = progress_bar(total=len(jobs), desc="registering", unit="pair", enabled=progress and len(jobs) > 1)
     with ThreadPoolExecutor(READ_THREADS, thread_name_prefix="wavecross-fuse-register") as pool, bar:
-        for (_, out), result in zip(jobs, _in_order(pool, register, jobs, 2 * READ_THREADS), strict=True):
+        for (_, out), result in zip(jobs, in_order(pool, register, jobs, 2 * READ_THREADS), strict=True):
             results[out] = result
             bar.update(1)
     return results
@@ -304,87 +300,19 @@ def _write(
     (pair, out), (ir, vis) = job, images
     if fused.dtype == np.uint16 and out.suffix.lower() in (".jpg", ".jpeg", ".bmp"):
         fused = (fused // 257).astype(np.uint8)  # these formats hold 8 bits only
-    if out not in keep:
-        write_image(out, fused, overwrite=overwrite)
-    if panels and panel_path(out) not in keep:
-        write_image(panel_path(out), side_by_side(ir, vis, fused), overwrite=overwrite)
-    if transforms is not None and transform_path(out) not in keep:
-        if transform_path(out).exists() and not overwrite:
-            raise WavecrossError(f"{transform_path(out)}: already exists; choose another output or pass --overwrite.")
-        write_text(transform_path(out), _transform_json(pair, ir, transforms[out]))
-
-
-def _in_order(pool: Executor, fn: Callable[[T], R], items: Iterable[T], ahead: int) -> Iterator[R]:
-    """``fn(item)`` of each item, run on ``pool`` up to ``ahead`` items before the one yielded, and yielded in
-    order; an error is raised in its item's place, and the items not yet started are then cancelled."""
-    pending: deque[Future[R]] = deque()
     try:
-        for item in items:
-            pending.append(pool.submit(fn, item))
-            if len(pending) > ahead:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
-    finally:
-        for future in pending:
-            future.cancel()
-
-
-def _pipeline(
-    batches: list[list[Job]],
-    read: Callable[[Job], Images],
-    fuse: Callable[[list[Job], list[Images]], list[np.ndarray]],
-    write: Callable[[Job, Images, np.ndarray], None],
-    bar: Any,
-) -> list[Job]:
-    """Fuse ``batches`` in this thread while :data:`READ_THREADS` threads read the pairs of the next ones and one
-    thread writes the finished ones; returns the jobs written, counted on ``bar`` once their files are complete.
-
-    One writer writes in the order of the batches, so after a failed write nothing more is written. At most
-    :data:`AHEAD` batches are read ahead and :data:`AHEAD` wait to be written, so memory stays bounded. On an error
-    the writes already handed over are finished (complete files, which the sequential loop would have written
-    too), except after a failed write; the error is raised once no thread works any more.
-    """
-    failed = threading.Event()
-
-    def write_batch(batch: list[Job], images: list[Images], outputs: list[np.ndarray]) -> None:
-        for job, pair, fused in zip(batch, images, outputs, strict=True):
-            if failed.is_set():
-                return
-            try:
-                write(job, pair, fused)
-            except BaseException as exc:
-                failed.set()
-                if isinstance(exc, OSError):  # one sentence naming the file, as write_image gives its own
-                    raise write_error(job[1], exc) from None
-                raise
-
-    written: list[Job] = []
-    pending: deque[tuple[list[Job], Future[None]]] = deque()
-
-    def collect(wait: bool) -> None:
-        """Count the batches written: all (``wait``), else the finished ones and those over :data:`AHEAD`."""
-        while pending and (wait or len(pending) > AHEAD or pending[0][1].done()):
-            batch, future = pending.popleft()
-            future.result()  # a failed write raises here
-            written.extend(batch)
-            bar.update(len(batch))
-
-    readers = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="wavecross-fuse-read")
-    writer = ThreadPoolExecutor(1, thread_name_prefix="wavecross-fuse-write")
-    jobs = [job for batch in batches for job in batch]
-    inputs = _in_order(readers, read, jobs, AHEAD * max((len(batch) for batch in batches), default=1))
-    try:
-        for batch in batches:
-            images = [next(inputs) for _ in batch]
-            pending.append((batch, writer.submit(write_batch, batch, images, fuse(batch, images))))
-            collect(wait=failed.is_set())  # after a failed write, its error before any more work
-        collect(wait=True)
-    finally:
-        inputs.close()
-        readers.shutdown(cancel_futures=True)
-        writer.shutdown()  # the writes handed over end: complete files, never partial ones
-    return written
+        if out not in keep:
+            write_image(out, fused, overwrite=overwrite)
+        if panels and panel_path(out) not in keep:
+            write_image(panel_path(out), side_by_side(ir, vis, fused), overwrite=overwrite)
+        if transforms is not None and transform_path(out) not in keep:
+            if transform_path(out).exists() and not overwrite:
+                raise WavecrossError(
+                    f"{transform_path(out)}: already exists; choose another output or pass --overwrite."
+                )
+            write_text(transform_path(out), _transform_json(pair, ir, transforms[out]))
+    except OSError as exc:  # one sentence naming the file, as write_image gives its own
+        raise write_error(out, exc) from None
 
 
 @dataclass(frozen=True)
@@ -485,10 +413,11 @@ def fuse_files(
     every check, registration included, runs before the first file is written.
 
     Pairs of one size go through the network ``batch_size`` at a time (:func:`plan_batches`), while threads read
-    the next pairs and write the finished ones (:func:`_pipeline`). Under ``torchrun`` each process fuses its share
-    of the pairs on the CPU or its own GPU (:mod:`wavecross.distributed`): the checks of every process pass before
-    any writes, and the report counts the pairs of all. ``threads``: torch's CPU threads (default: torch's choice;
-    under ``torchrun`` on the CPU, the machine's cores shared evenly among its processes).
+    the next pairs and write the finished ones (:func:`wavecross.pipeline.run_pipeline`). Under ``torchrun`` each
+    process fuses its share of the pairs on the CPU or its own GPU (:mod:`wavecross.distributed`): the checks of
+    every process pass before any writes, and the report counts the pairs of all. ``threads``: torch's CPU
+    threads (default: torch's choice; under ``torchrun`` on the CPU, the machine's cores shared evenly among its
+    processes).
     """
     from .distributed import joined, torchrun_group
 
@@ -547,7 +476,7 @@ def fuse_files(
         mine = sum(len(batch) for batch in work.batches)
         desc = "fusing" if group.world == 1 else f"fusing, process 1 of {group.world}"
         with progress_bar(total=mine, desc=desc, unit="pair", enabled=progress and group.is_main and mine > 1) as bar:
-            written = group.together(lambda: _pipeline(work.batches, read, fuse, write, bar))
+            written = group.together(lambda: run_pipeline(work.batches, read, fuse, write, bar))
         fused = sum(group.gather(len(written)))
     target = work.jobs[0][1] if len(work.jobs) == 1 else output
     outputs = tuple(out for _, out in written)
