@@ -100,7 +100,8 @@ def load_module(path: str | Path, build: Callable[[dict[str, Any]], nn.Module], 
         config = json.loads(metadata["config"])
         if not isinstance(config, dict):
             raise TypeError(f"a JSON {type(config).__name__}, not an object")
-        model = build(config)
+        with torch.device("meta"):  # no memory and no random initialisation for weights about to be replaced
+            model = build(config)
     except (ValueError, TypeError) as exc:  # invalid JSON, unknown keys, values of the wrong type
         raise WavecrossError(
             f"{path}: the model config in its metadata is invalid ({_one_line(exc)}); it was not written by this "
@@ -108,7 +109,7 @@ def load_module(path: str | Path, build: Callable[[dict[str, Any]], nn.Module], 
         ) from None
     state = {k: v.float() if v.is_floating_point() else v for k, v in tensors.items()}
     try:
-        model.load_state_dict(state)
+        model.load_state_dict(state, assign=True)  # strict: every parameter and buffer gets its stored tensor
     except RuntimeError as exc:
         raise WavecrossError(f"{path}: weights do not match the stored config ({_one_line(exc)}).") from None
     return model.to(map_location)
