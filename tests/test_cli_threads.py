@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import torch
@@ -39,8 +44,17 @@ def test_threads_are_set_before_the_command_runs(command: str, monkeypatch: pyte
     )
     torch.set_num_threads(2)
     assert main([*ARGV[command], "--threads", "1"]) == 0
-    assert main(ARGV[command]) == 0  # without --threads, torch's own choice is left alone
-    assert seen == [(1, 1), (None, 1)]
+    # Without --threads: torch's choice, less the cores other programs keep busy.
+    monkeypatch.setattr("wavecross.hub.idle_cores", lambda: 8)
+    torch.set_num_threads(2)
+    assert main(ARGV[command]) == 0
+    monkeypatch.setattr("wavecross.hub.idle_cores", lambda: 1)
+    torch.set_num_threads(2)
+    assert main(ARGV[command]) == 0
+    monkeypatch.setenv("WORLD_SIZE", "2")  # under torchrun the processes share the cores themselves
+    torch.set_num_threads(2)
+    assert main(ARGV[command]) == 0
+    assert seen == [(1, 1), (None, 2), (None, 1), (None, 2)]
 
 
 @pytest.mark.parametrize("command", sorted(ARGV))
@@ -54,3 +68,17 @@ def test_models_has_no_threads(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
         main(["models", "--threads", "1"])
     assert info.value.code == 2 and "unrecognized arguments: --threads" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not Path("/proc/stat").is_file() or (os.cpu_count() or 1) < 2, reason="needs Linux, 2+ cores")
+def test_a_core_kept_busy_by_another_program_is_not_counted_idle() -> None:
+    from wavecross.hub import idle_cores
+
+    cores = len(os.sched_getaffinity(0))
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.3)
+        assert 1 <= idle_cores() <= cores - 1
+    finally:
+        busy.kill()
+        busy.wait()

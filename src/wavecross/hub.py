@@ -78,6 +78,38 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return torch.device(device)
 
 
+def idle_cores(window: float = 0.05) -> int:
+    """The CPU cores this process may use that other programs do not keep busy right now (at least 1).
+
+    Measured from the kernel's CPU time counters (``/proc/stat``) over ``window`` seconds, while this process
+    sleeps: a core counts as busy when other programs used at least half of one. Why it matters: torch's threads
+    wait for each other at every operation, so one thread held up by another program stalls them all (640×480 with
+    a busy process beside it: 0.45 s on 1 thread, 0.87 s on 2; docs/speed.md). Without ``/proc/stat`` (not Linux)
+    every core counts as idle. (``/proc/loadavg``'s count of runnable tasks was tried first: on the development VM
+    it reads 2 with nothing running.)
+    """
+    import os
+    import time
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+    def counters() -> tuple[int, int]:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+        return sum(fields[:8]) - idle, sum(fields[:8])  # busy, total (guest time is already in user)
+
+    try:
+        busy0, total0 = counters()
+        time.sleep(window)
+        busy1, total1 = counters()
+    except (OSError, ValueError, IndexError):
+        return cores
+    if total1 <= total0:
+        return cores
+    busy_cores = (os.cpu_count() or cores) * (busy1 - busy0) / (total1 - total0)
+    return max(1, min(cores, cores - int(busy_cores + 0.5)))
+
+
 def set_threads(threads: int) -> None:
     """Run torch's CPU operations on ``threads`` threads (``--threads``), which must be at least 1."""
     if threads < 1:

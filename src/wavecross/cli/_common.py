@@ -36,16 +36,25 @@ def add_threads(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="torch CPU threads (default: torch's choice; fuse under torchrun on the CPU: cores / local processes)",
+        help="torch CPU threads (default: the cores no other program keeps busy when the command starts, at most "
+        "torch's choice; fuse under torchrun on the CPU: cores / local processes)",
     )
 
 
 def apply_threads(args: argparse.Namespace) -> None:
-    """Set torch's CPU thread count from ``--threads``, when given."""
-    if args.threads is not None:
-        from ..hub import set_threads
+    """torch's CPU threads: ``--threads`` when given; else torch's choice less the cores other programs keep busy
+    (:func:`wavecross.hub.idle_cores`), except under ``torchrun``, whose processes share the cores themselves."""
+    import os
 
+    from ..hub import idle_cores, set_threads
+
+    if args.threads is not None:
         set_threads(args.threads)
+    elif int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        import torch
+
+        if torch.get_num_threads() > 1:  # 50 ms of measuring, only where there is something to reduce
+            set_threads(min(torch.get_num_threads(), idle_cores()))
 
 
 def add_device(parser: argparse.ArgumentParser, what: str = "") -> None:
