@@ -4,13 +4,13 @@
 Python API and validation during training all go through it, so they compute the same image.
 
 Precision. ``auto`` (the default) picks, by measurement (``bench/precision.py``, ``docs/speed.md``): bf16
-autocast on a CPU with native bf16 arithmetic (x86 ``avx512_bf16`` or ``amx_bf16``; 1.9–2.2× faster than fp32 at
-640×480, 0.2 grey levels from the fp32 output on average), fp16 on CUDA, fp32 everywhere else. On a CPU without
+autocast on a CPU with native bf16 arithmetic (x86 ``avx512_bf16`` or ``amx_bf16``; 2.1× faster than fp32 at
+640×480, 0.28 grey levels from the fp32 output on average), fp16 on CUDA, fp32 everywhere else. On a CPU without
 those instructions bf16 is emulated and many times slower than fp32, so it is never chosen there automatically.
 
 Tiles. Global attention over 1/16-scale tokens costs time quadratic in the image's area, so images above
-:data:`AUTO_TILE_PIXELS` are fused in overlapping tiles of one common size (cost linear in the area), blended
-with linear ramps over the overlaps, several tiles per forward pass.
+:data:`AUTO_TILE_PIXELS` are fused in overlapping tiles of one common size (no quadratic growth), blended with
+linear ramps over the overlaps, several tiles per forward pass.
 
 Memory. On the CPU the first call makes glibc keep freed blocks for reuse
 (:func:`wavecross.allocator.retain_freed_memory`, process-wide): a forward pass allocates and frees hundreds of MB
@@ -36,7 +36,8 @@ AUTO_TILE_PIXELS = 640 * 512
 #: Largest tile side aimed at when tiling automatically, and the least overlap between neighbouring tiles.
 DEFAULT_TILE = 640
 DEFAULT_OVERLAP = 64
-#: Tiles are fused this many pixels at a time (several tiles per forward pass): fewer, larger matrix products.
+#: Tiles are fused this many pixels at a time. On the 2-core CPU this is no faster than one tile per pass (4K: 7.3 s
+#: either way); it gives a GPU larger batches.
 TILE_BATCH_PIXELS = 1024 * 1024
 
 
