@@ -121,7 +121,7 @@ def torchrun_group() -> Group:
     if world <= 1:
         return Group()
     local_world = int(env.get("LOCAL_WORLD_SIZE", str(world)))
-    return Group(int(env["RANK"]), world, int(env.get("LOCAL_RANK", "0")), local_world)
+    return Group(int(env.get("RANK", "0")), world, int(env.get("LOCAL_RANK", "0")), local_world)
 
 
 @contextmanager

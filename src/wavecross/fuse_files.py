@@ -225,17 +225,22 @@ def _checked_pair(job: Job, max_pixels: int | None) -> Images:
 
 
 def register_jobs(
-    jobs: list[Job], model: str, max_pixels: int | None, progress: bool = True
+    jobs: list[Job],
+    model: str,
+    max_pixels: int | None,
+    progress: bool = True,
+    decoded: dict[Path, Images] | None = None,
 ) -> dict[Path, RegistrationResult]:
     """The registration of every pair (by output file), estimated on :data:`READ_THREADS` threads before anything
-    is written; the first pair (in order) that cannot be registered raises its :class:`WavecrossError`."""
+    is written; the first pair (in order) that cannot be registered raises its :class:`WavecrossError`. Pairs in
+    ``decoded`` (kept by :func:`check_inputs`) are not read again."""
     from .registration import estimate_transform
 
     def register(job: Job) -> RegistrationResult:
-        pair = job[0]
-        return estimate_transform(
-            read_image(pair.ir, max_pixels), read_image(pair.vis, max_pixels), model, str(pair.ir)
-        )
+        pair, out = job
+        kept = (decoded or {}).get(out)
+        ir, vis = kept if kept is not None else (read_image(pair.ir, max_pixels), read_image(pair.vis, max_pixels))
+        return estimate_transform(ir, vis, model, str(pair.ir))
 
     results = {}
     bar = progress_bar(total=len(jobs), desc="registering", unit="pair", enabled=progress and len(jobs) > 1)
@@ -371,11 +376,10 @@ def _plan(
     todo = [job for job in jobs if job[1] not in done]
     mine = group.share(todo)  # after skip_existing, so that shares stay even when a run is continued
     # Each process checks its share of the pairs to fuse and of those skipped: every input once, in all.
-    checked = {out for _, out in mine + group.share([job for job in jobs if job[1] in done])}
     decoded: dict[Path, Images] = {}
-    sizes = check_inputs([job for job in jobs if job[1] in checked and job[1] not in done], max_pixels, decoded)
-    sizes.update(check_inputs([job for job in jobs if job[1] in checked and job[1] in done], max_pixels))
-    registered = register_jobs(mine, register, max_pixels, progress and group.is_main) if register else {}
+    sizes = check_inputs(mine, max_pixels, decoded)
+    check_inputs(group.share([job for job in jobs if job[1] in done]), max_pixels)
+    registered = register_jobs(mine, register, max_pixels, progress and group.is_main, decoded) if register else {}
     digest = hashlib.sha256("\n".join(str(out) for _, out in todo).encode()).hexdigest()
     batches = plan_batches(mine, sizes, batch_size)
     return _Work(jobs, len(todo), batches, keep, registered, decoded, folder, digest)

@@ -126,12 +126,6 @@ def load_model(
     CPU the convolution weights are stored channels-last, which oneDNN runs faster (docs/speed.md).
     """
     path = Path(weights) if weights is not None else weights_path(name)
-    model = load_weights(path).eval().to(resolve_device(device))
-    if model_device(model).type == "cpu":
-        model = model.to(memory_format=torch.channels_last)
-    return model
-
-
-def model_device(model: torch.nn.Module) -> torch.device:
-    """The device of a model's parameters."""
-    return next(model.parameters()).device
+    on = resolve_device(device)
+    model = load_weights(path).eval().to(on)
+    return model.to(memory_format=torch.channels_last) if on.type == "cpu" else model

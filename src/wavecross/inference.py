@@ -9,7 +9,7 @@ output always has exactly the input's size.
 
 The network runs through :func:`wavecross.engine.fuse_tensors`: ``precision="auto"`` picks the fastest number
 format measured to keep the output (bf16 on CPUs with native bf16), and large images are fused in overlapping
-tiles blended with linear ramps, so time grows linearly with the area and memory stays bounded.
+tiles blended with linear ramps, so neither time nor memory grows with the square of the area.
 """
 
 from __future__ import annotations

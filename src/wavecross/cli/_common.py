@@ -44,13 +44,12 @@ def add_threads(parser: argparse.ArgumentParser) -> None:
 def apply_threads(args: argparse.Namespace) -> None:
     """torch's CPU threads: ``--threads`` when given; else torch's choice less the cores other programs keep busy
     (:func:`wavecross.hub.idle_cores`), except under ``torchrun``, whose processes share the cores themselves."""
-    import os
-
+    from ..distributed import torchrun_group
     from ..hub import idle_cores, set_threads
 
     if args.threads is not None:
         set_threads(args.threads)
-    elif int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+    elif torchrun_group().world == 1:
         import torch
 
         if torch.get_num_threads() > 1:  # 50 ms of measuring, only where there is something to reduce
