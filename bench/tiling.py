@@ -23,6 +23,8 @@ VARIANTS = {
     "t768": (640 * 512, 768, 96),
     "t640": (640 * 512, 640, 64),
     "t512": (640 * 512, 512, 64),
+    "t512o32": (640 * 512, 512, 32),
+    "t384o32": (640 * 512, 384, 32),
 }
 
 
@@ -31,6 +33,7 @@ def main() -> None:
     parser.add_argument("--roots", nargs="+", default=[str(ROOT.parent / "shared" / "data" / "val" / "LLVIP")])
     parser.add_argument("--pairs", type=int, default=10, help="pairs per set, evenly spaced (0: all)")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--only", nargs="+", choices=VARIANTS, default=list(VARIANTS), help="variants to run")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -41,7 +44,8 @@ def main() -> None:
     model = wavecross.load_model(device="cpu")
     validator = FullImageValidator(args.roots, max_pairs=args.pairs)
     result = {}
-    for name, (threshold, tile, overlap) in VARIANTS.items():
+    for name in args.only:
+        threshold, tile, overlap = VARIANTS[name]
         engine.AUTO_TILE_PIXELS, engine.DEFAULT_TILE, engine.DEFAULT_OVERLAP = threshold, tile, overlap
         start = time.perf_counter()
         values = validator.evaluate(model)

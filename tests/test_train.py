@@ -351,3 +351,70 @@ def test_autocast_follows_run_amp_and_the_hardware(monkeypatch, native):
     assert autocast_dtype("auto", cpu) is (torch.bfloat16 if native else None)
     assert autocast_dtype("bf16", cpu) is torch.bfloat16  # asked for: kept, even where it is emulated
     assert autocast_dtype("fp16", cpu) is None and autocast_dtype("off", cpu) is None
+
+
+def test_ema_decay_warms_up_then_holds():
+    from wavecross.train.loop import ema_decay
+
+    assert ema_decay(0.999, 0) == pytest.approx(0.1)
+    assert ema_decay(0.999, 90) == pytest.approx(0.91)
+    assert ema_decay(0.999, 10**6) == 0.999
+    assert ema_decay(0.5, 90) == 0.5
+
+
+def test_ema_weights_are_what_the_run_keeps(tmp_path, tiny_weights):
+    def run(name: str, steps: int, ema: float) -> tuple[dict[str, torch.Tensor], dict]:
+        cfg = _config(tmp_path, fusion={"steps": steps, "init": str(tiny_weights)}, run={"ema": ema})
+        assert main(["train", str(cfg), "--stage", "fusion", "--out", str(tmp_path / name), "--no-progress"]) == 0
+        kept = load_file(tmp_path / name / "fusion" / "model.safetensors")
+        return kept, load_checkpoint(tmp_path / name / "fusion" / "checkpoint.safetensors")
+
+    plain, _ = run("plain", 12, 0.0)
+    tiny_decay, _ = run("tiny_decay", 12, 1e-9)
+    # A decay near 0 averages nothing away: the kept weights are the trained ones.
+    assert all(torch.allclose(plain[k], tiny_decay[k], atol=1e-5) for k in plain)
+    # The average starts as the weights after the first step, then moves toward each new step's weights by
+    # 1 − decay, the decay being at most 2/11 at the second update (ema_decay's warm-up).
+    first, _ = run("one", 1, 0.9)
+    kept, state = run("two", 2, 0.9)
+    raw = {k.removeprefix("net."): v for k, v in state["model"].items() if k.startswith("net.")}
+    d = 2 / 11
+    trained = [k for k in kept if kept[k].is_floating_point() and not torch.equal(first[k], raw[k])]
+    assert trained  # the second step changed the weights, and the kept ones are the average, not the last
+    for k in trained:
+        torch.testing.assert_close(kept[k], d * first[k] + (1 - d) * raw[k], rtol=1e-5, atol=1e-6)
+    assert int(state["ema"]["n_averaged"]) == 2
+
+
+def test_resuming_a_run_with_ema_turned_on_is_a_clear_error(tmp_path, tiny_weights, capsys):
+    cfg = _config(tmp_path, fusion={"steps": 4, "init": str(tiny_weights)})
+    out = str(tmp_path / "run")
+    assert main(["train", str(cfg), "--stage", "fusion", "--out", out, "--no-progress"]) == 0
+    code = main(["train", str(cfg), "--stage", "fusion", "--out", out, "--resume", "--set", "run.ema=0.99"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "run.ema" in err and "Traceback" not in err
+    assert main(["train", str(cfg), "--set", "run.ema=1.5", "--out", str(tmp_path / "x")]) == 2
+    assert "run.ema" in capsys.readouterr().err
+
+
+def test_encoders_file_needs_only_matching_encoder_sizes(tmp_path):
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    cfg = _config(tmp_path, pretrain={"steps": 2}, fusion={"steps": 2})
+    assert main(["train", str(cfg), "--stage", "pretrain", "--out", str(tmp_path / "p"), "--no-progress"]) == 0
+    path = tmp_path / "p" / "pretrain" / "encoders.safetensors"
+    with safe_open(path, "pt") as f:
+        tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (safe_open is not a dict)
+        config = json.loads(f.metadata()["config"])
+
+    def variant(name: str, **changes) -> str:
+        values = {k: v for k, v in config.items() if k != "skip_gate"} | changes  # as written before skip_gate
+        save_file(tensors, tmp_path / name, metadata={"config": json.dumps(values)})
+        return f"fusion.encoders={tmp_path / name}"
+
+    older = variant("older.safetensors")
+    assert main(["train", str(cfg), "--stage", "fusion", "--set", older, "--out", str(tmp_path / "a")]) == 0
+    other = variant("other.safetensors", dense_layers=config["dense_layers"] + 1)
+    assert main(["train", str(cfg), "--stage", "fusion", "--set", other, "--out", str(tmp_path / "b")]) == 2

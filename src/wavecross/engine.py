@@ -34,8 +34,8 @@ _DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 #: Above this many pixels an image is tiled automatically (``tile=None``); 640×480 is fused whole.
 AUTO_TILE_PIXELS = 640 * 512
 #: Largest tile side aimed at when tiling automatically, and the least overlap between neighbouring tiles.
-DEFAULT_TILE = 640
-DEFAULT_OVERLAP = 64
+DEFAULT_TILE = 512
+DEFAULT_OVERLAP = 32
 #: Tiles are fused this many pixels at a time. On the 2-core CPU this is no faster than one tile per pass (4K: 7.3 s
 #: either way); it gives a GPU larger batches.
 TILE_BATCH_PIXELS = 1024 * 1024
@@ -100,14 +100,15 @@ def fuse_tensors(
     ir: Tensor,
     vis: Tensor,
     tile: int | None = None,
-    overlap: int = DEFAULT_OVERLAP,
+    overlap: int | None = None,
     precision: str = "auto",
 ) -> Tensor:
     """Fuse (B, 1, H, W) luminance tensors in [0, 1] on the model's device; returns (B, 1, H, W) in [0, 1] on
     the CPU.
 
     ``tile=None`` tiles automatically when H·W > :data:`AUTO_TILE_PIXELS` (tiles of at most
-    :data:`DEFAULT_TILE` pixels a side); ``tile=0`` never tiles; ``precision`` is one of :data:`PRECISIONS`.
+    :data:`DEFAULT_TILE` pixels a side); ``tile=0`` never tiles; ``overlap=None`` is :data:`DEFAULT_OVERLAP`;
+    ``precision`` is one of :data:`PRECISIONS`.
     """
     device = next(model.parameters()).device
     dtype = _DTYPES[resolve_precision(precision, device)]
@@ -130,7 +131,7 @@ def fuse_tensors(
 
     if not tile or (h <= tile and w <= tile):
         return run(ir, vis).clamp(0, 1)
-    overlap = min(overlap, tile // 2)
+    overlap = min(DEFAULT_OVERLAP if overlap is None else overlap, tile // 2)
     multiple = getattr(getattr(model, "config", None), "size_multiple", 1)
     ys, th = tile_grid(h, tile, overlap, multiple)
     xs, tw = tile_grid(w, tile, overlap, multiple)

@@ -36,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--tile",
         type=int,
         default=None,
-        help="largest tile side in pixels (0: never tile; default: tiles of up to 640 px for images over 640×512)",
+        help="largest tile side in pixels (0: never tile; default: tiles of up to 512 px for images over 640×512)",
     )
     parser.add_argument("--gray", action="store_true", help="write grey output even for colour visible input")
     parser.add_argument("--side-by-side", action="store_true", help="also write a labelled IR | VIS | fused panel")

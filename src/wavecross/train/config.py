@@ -67,7 +67,9 @@ class FusionConfig:
 class RunConfig:
     """``scale_lr``: multiply learning rates by the number of processes (linear scaling rule, since the effective
     batch is batch_size × processes). ``amp``: autocast, ``off``, ``auto`` (bf16 where it is native, see
-    :func:`wavecross.train.loop.autocast_dtype`), ``bf16`` or ``fp16`` (GPU only)."""
+    :func:`wavecross.train.loop.autocast_dtype`), ``bf16`` or ``fp16`` (GPU only). ``ema``: decay of an
+    exponential moving average of the weights (0: off; BasicSR's usual 0.999); when on, validation, the best
+    checkpoint and the stage's final weights are the average's."""
 
     seed: int = 0
     checkpoint_every: int = 200
@@ -82,6 +84,7 @@ class RunConfig:
     channels_last: bool = False
     scale_lr: bool = True
     device: str = "auto"
+    ema: float = 0.0
 
 
 @dataclass
@@ -225,6 +228,8 @@ def parse_config(values: dict[str, Any], config_path: Path | None = None) -> Tra
         )
     if cfg.run.amp not in ("auto", "off", "bf16", "fp16"):
         raise WavecrossError(f"config key run.amp: expected auto, off, bf16 or fp16, got {cfg.run.amp!r}.")
+    if not 0 <= cfg.run.ema < 1:
+        raise WavecrossError(f"config key run.ema: expected a decay in [0, 1) (0: off), got {cfg.run.ema}.")
     _check_validation(cfg.validation)
     _check_ranges(cfg)
     _check_sources(cfg)

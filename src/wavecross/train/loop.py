@@ -20,6 +20,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
+from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader, Dataset
 
 from ..errors import WavecrossError
@@ -41,6 +42,29 @@ def autocast_dtype(amp: str, device: torch.device) -> torch.dtype | None:
     if amp == "fp16" and device.type != "cuda":
         return None
     return {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}[amp]
+
+
+def ema_decay(decay: float, updates: int) -> float:
+    """The moving average's decay at its ``updates``-th update: ``decay``, but at most (1 + n)/(10 + n) (as
+    TensorFlow's ``ExponentialMovingAverage`` with ``num_updates``), so that early on the average follows the
+    weights instead of remembering the untrained ones for thousands of steps (0.999^1000 is still 0.37)."""
+    return min(decay, (1 + updates) / (10 + updates))
+
+
+def ema_update(decay: float) -> Callable[[list[Tensor], list[Tensor], Tensor | int], None]:
+    """``AveragedModel``'s ``multi_avg_fn``: every averaged tensor moves toward the current one by 1 − the decay
+    of :func:`ema_decay`."""
+
+    @torch.no_grad()
+    def update(averaged: list[Tensor], current: list[Tensor], updates: Tensor | int) -> None:
+        d = ema_decay(decay, int(updates))
+        for avg, now in zip(averaged, current, strict=True):
+            if avg.is_floating_point():
+                avg.lerp_(now, 1 - d)
+            else:  # integer buffers (BatchNorm's batch count)
+                avg.copy_(now)
+
+    return update
 
 
 @dataclass
@@ -156,6 +180,11 @@ class Trainer:
         if dist_info.world_size > 1:
             net = nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
         self.net = net
+        # The average lives beside the trained module (same device and layout); the loss module it wraps is
+        # copied too, so the average is evaluated exactly as the module is.
+        self.ema: AveragedModel | None = None
+        if run.ema > 0:
+            self.ema = AveragedModel(self.module, multi_avg_fn=ema_update(run.ema), use_buffers=True)
         self.step = 0
         self.best: dict[str, Any] = {"score": None, "step": 0}
         self.writer: Any = None
@@ -171,7 +200,12 @@ class Trainer:
             "best": self.best,
             "scaler": self.scaler.state_dict(),
             "rng": rng_state(),
+            **({"ema": self.ema.state_dict()} if self.ema is not None else {}),
         }
+
+    def evaluated(self) -> nn.Module:
+        """The weights that are validated and kept: the moving average when ``run.ema`` is on, else the model."""
+        return self.ema.module if self.ema is not None else _unwrap(self.net)
 
     def resume(self) -> bool:
         """Load this stage's checkpoint if there is one; returns whether it did."""
@@ -183,6 +217,13 @@ class Trainer:
         self.scheduler.load_state_dict(state["scheduler"])
         self.scaler.load_state_dict(state["scaler"])
         set_rng_state(state["rng"])
+        if self.ema is not None:
+            if "ema" not in state:
+                raise WavecrossError(
+                    f"{self.ckpt_path}: this checkpoint was written without run.ema; resume with the run's own "
+                    "settings, or start a new run in another folder."
+                )
+            self.ema.load_state_dict(state["ema"])
         self.step = int(state["step"])
         self.best = state.get("best", self.best)
         self._drop_log_rows_after(self.step)
@@ -239,7 +280,7 @@ class Trainer:
         """Mean loss terms over the validation set (main process), and a sample panel in TensorBoard."""
         if not self.dist.is_main or self.stage.val_set is None or len(self.stage.val_set) == 0:
             return
-        module = _unwrap(self.net)
+        module = self.evaluated()
         module.eval()
         sums: dict[str, float] = {}
         loader = DataLoader(self.stage.val_set, batch_size=1, shuffle=False)
@@ -263,7 +304,7 @@ class Trainer:
         """Score whole validation images (main process); log them and keep the best model by the score."""
         if not self.dist.is_main:
             return
-        module = _unwrap(self.net)
+        module = self.evaluated()
         started = time.perf_counter()
         values = full.evaluate(module)
         module.train()
@@ -339,7 +380,7 @@ class Trainer:
             for buffer in self.module.buffers():
                 dist.broadcast(buffer, src=0)
         if self.dist.is_main:
-            stage.finalize(_unwrap(self.net))
+            stage.finalize(self.evaluated())
             if self.writer is not None:
                 self.writer.close()
         barrier()
@@ -363,6 +404,8 @@ class Trainer:
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.scheduler.step()
+        if self.ema is not None:
+            self.ema.update_parameters(self.module)
         self.step += 1
         log_now = self.step % self.run.log_every == 0 or self.step == self.stage.steps
         if log_now:

@@ -20,6 +20,7 @@ from torch.utils.data import Dataset
 from ..errors import WavecrossError
 from ..losses import fusion_loss, reconstruction_loss
 from ..nn import ModalityAutoencoder, WaveCross, load_weights, save_weights
+from ..nn.config import WaveCrossConfig
 from ..nn.io import read_weights, save_state
 from .checkpoint import CHECKPOINT_NAME, has_checkpoint
 from .config import TrainConfig
@@ -27,6 +28,8 @@ from .distributed import cleanup, init_distributed, pick_device
 from .loop import FullValidation, Stage, Trainer
 
 STAGES = ("pretrain", "fusion", "all")
+#: The model config fields the two encoders are built from (:class:`wavecross.nn.encoder.ModalityEncoder`).
+ENCODER_FIELDS = ("shallow_channels", "encoder_channels", "dense_layers")
 
 
 class AutoencoderPair(nn.Module):
@@ -140,7 +143,13 @@ def _with_encoders(net: WaveCross, cfg: TrainConfig, out: Path) -> WaveCross:
             "or set fusion.encoders in the config."
         )
     tensors, meta = read_weights(enc_path)
-    if json.loads(meta.get("config", "{}")) != json.loads(json.dumps(cfg.model.to_dict())):
+    try:
+        theirs = WaveCrossConfig.from_dict(json.loads(meta.get("config", "{}")))
+    except (ValueError, TypeError):
+        theirs = None
+    # Only the encoders' own sizes must agree: a file from a model with other attention or decoder options (or
+    # written before an option existed) holds the same encoders.
+    if theirs is None or any(getattr(theirs, k) != getattr(cfg.model, k) for k in ENCODER_FIELDS):
         raise WavecrossError(
             f"{enc_path}: encoders were trained with another model config; pre-train again with this config."
         )
