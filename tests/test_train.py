@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 
 from conftest import write_pair
 from wavecross.cli import main
@@ -400,7 +400,6 @@ def test_resuming_a_run_with_ema_turned_on_is_a_clear_error(tmp_path, tiny_weigh
 
 def test_encoders_file_needs_only_matching_encoder_sizes(tmp_path):
     from safetensors import safe_open
-    from safetensors.torch import save_file
 
     cfg = _config(tmp_path, pretrain={"steps": 2}, fusion={"steps": 2})
     assert main(["train", str(cfg), "--stage", "pretrain", "--out", str(tmp_path / "p"), "--no-progress"]) == 0
@@ -418,3 +417,31 @@ def test_encoders_file_needs_only_matching_encoder_sizes(tmp_path):
     assert main(["train", str(cfg), "--stage", "fusion", "--set", older, "--out", str(tmp_path / "a")]) == 0
     other = variant("other.safetensors", dense_layers=config["dense_layers"] + 1)
     assert main(["train", str(cfg), "--stage", "fusion", "--set", other, "--out", str(tmp_path / "b")]) == 2
+
+
+def test_encoders_can_come_from_a_whole_model_or_a_shipped_name(tmp_path, tiny_weights, capsys):
+    cfg = _config(tmp_path, fusion={"steps": 2, "encoders": str(tiny_weights)})
+    out = tmp_path / "whole"
+    assert main(["train", str(cfg), "--stage", "fusion", "--out", str(out), "--no-progress"]) == 0
+    start, trained = load_file(tiny_weights), load_file(out / "fusion" / "model.safetensors")
+    encoders = [k for k in start if k.startswith("encoder_")]
+    assert encoders and all(torch.equal(start[k], trained[k]) for k in encoders)  # taken from it, then frozen
+    assert any(not torch.equal(start[k], trained[k]) for k in start if k.startswith("decoder."))  # the rest fresh
+    # By name: the shipped model's encoders are the paper's sizes, not the tiny model's: one clear sentence.
+    named = ["train", str(cfg), "--stage", "fusion", "--set", "fusion.encoders=wavecross", "--out", str(tmp_path / "n")]
+    assert main(named) == 2
+    assert "another model config" in capsys.readouterr().err
+    empty = tmp_path / "empty.safetensors"
+    save_file({"x": torch.zeros(1)}, empty, metadata={"config": json.dumps(load_config(cfg).model.to_dict())})
+    no_encoders = [
+        "train",
+        str(cfg),
+        "--stage",
+        "fusion",
+        "--set",
+        f"fusion.encoders={empty}",
+        "--out",
+        str(tmp_path / "e"),
+    ]
+    assert main(no_encoders) == 2
+    assert "no complete encoders" in capsys.readouterr().err

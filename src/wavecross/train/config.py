@@ -56,7 +56,8 @@ class FusionConfig:
     batch_size: int = 8
     lr: float = 2e-4
     freeze_encoders: bool = True
-    encoders: str | None = None  # default: <out>/pretrain/encoders.safetensors
+    # default: <out>/pretrain/encoders.safetensors; also a shipped model's name or any whole model's file (its encoders)
+    encoders: str | None = None
     # start from a whole trained model instead: a model name (``wavecross``) or a model.safetensors file; its
     # encoders replace the pre-trained ones, so stage 1 is not needed
     init: str | None = None
@@ -248,8 +249,11 @@ def _check_sources(cfg: TrainConfig) -> None:
         raise WavecrossError(
             f"config key fusion.init: {init} is neither a shipped model ({', '.join(MODELS)}) nor a weights file."
         )
-    if cfg.fusion.encoders and not Path(cfg.fusion.encoders).is_file():
-        raise WavecrossError(f"config key fusion.encoders: {cfg.fusion.encoders} is not a file.")
+    encoders = cfg.fusion.encoders
+    if encoders and encoders not in MODELS and not Path(encoders).is_file():
+        raise WavecrossError(
+            f"config key fusion.encoders: {encoders} is neither a shipped model ({', '.join(MODELS)}) nor a file."
+        )
 
 
 def _check_ranges(cfg: TrainConfig) -> None:

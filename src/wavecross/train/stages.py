@@ -30,6 +30,7 @@ from .loop import FullValidation, Stage, Trainer
 STAGES = ("pretrain", "fusion", "all")
 #: The model config fields the two encoders are built from (:class:`wavecross.nn.encoder.ModalityEncoder`).
 ENCODER_FIELDS = ("shallow_channels", "encoder_channels", "dense_layers")
+ENCODER_PREFIXES = ("encoder_ir.", "encoder_vis.")
 
 
 class AutoencoderPair(nn.Module):
@@ -136,7 +137,15 @@ def _initial_network(cfg: TrainConfig, out: Path) -> WaveCross:
 
 
 def _with_encoders(net: WaveCross, cfg: TrainConfig, out: Path) -> WaveCross:
-    enc_path = Path(cfg.fusion.encoders) if cfg.fusion.encoders else out / "pretrain" / "encoders.safetensors"
+    """``net`` with the encoders of stage 1, or of ``fusion.encoders``: an encoders file, a whole model's file or a
+    shipped model's name (every shipped model keeps the frozen stage-1 encoders it was trained with)."""
+    from ..hub import MODELS, weights_path
+
+    source = cfg.fusion.encoders
+    if source in MODELS:
+        enc_path = weights_path(source)
+    else:
+        enc_path = Path(source) if source else out / "pretrain" / "encoders.safetensors"
     if not enc_path.is_file():
         raise WavecrossError(
             f"{enc_path}: pre-trained encoders not found; run --stage pretrain first (same --out) "
@@ -153,9 +162,11 @@ def _with_encoders(net: WaveCross, cfg: TrainConfig, out: Path) -> WaveCross:
         raise WavecrossError(
             f"{enc_path}: encoders were trained with another model config; pre-train again with this config."
         )
-    missing = net.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=False)
-    if missing.unexpected_keys:
-        raise WavecrossError(f"{enc_path}: unexpected tensors {missing.unexpected_keys[:3]}; not an encoders file.")
+    encoders = {k: v.float() for k, v in tensors.items() if k.startswith(ENCODER_PREFIXES)}
+    result = net.load_state_dict(encoders, strict=False)
+    missing = [k for k in result.missing_keys if k.startswith(ENCODER_PREFIXES)]
+    if missing or not encoders:
+        raise WavecrossError(f"{enc_path}: holds no complete encoders (missing {missing[:3]}); not an encoders file.")
     return net
 
 
