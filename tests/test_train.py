@@ -222,6 +222,9 @@ def test_real_recipe_config_loads():
     cfg = load_config("wavecross")
     assert len(cfg.data.roots) == 3 and all(Path(r).is_dir() for r in cfg.data.roots)
     assert cfg.model.dim == 512
+    scratch = load_config("from-scratch")  # encoders by the shipped model's name, a moving average of the weights
+    assert scratch.fusion.encoders == "wavecross" and scratch.fusion.init is None and scratch.run.ema == 0.999
+    assert stages_to_run(scratch, "all") == ("fusion",)  # stage 1's encoders would be replaced: not trained
 
 
 def test_shipped_weights_recipe_and_finetune_share_the_loss(tmp_path, tiny_weights):

@@ -246,11 +246,12 @@ def train(
 
 
 def stages_to_run(cfg: TrainConfig, stage: str) -> tuple[str, ...]:
-    """The stages ``stage`` stands for. ``all`` skips pre-training when ``fusion.init`` gives a whole model: its
-    encoders replace whatever stage 1 would produce, so that stage would be time spent for nothing."""
+    """The stages ``stage`` stands for. ``all`` skips pre-training when ``fusion.init`` (a whole model) or
+    ``fusion.encoders`` gives the encoders: they replace whatever stage 1 would produce, so that stage would be
+    time spent for nothing."""
     if stage != "all":
         return (stage,)
-    return ("fusion",) if cfg.fusion.init else ("pretrain", "fusion")
+    return ("fusion",) if cfg.fusion.init or cfg.fusion.encoders else ("pretrain", "fusion")
 
 
 def export_fp16(model_path: str | Path, dest: str | Path) -> Path:
