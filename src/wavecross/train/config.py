@@ -244,16 +244,11 @@ def _check_sources(cfg: TrainConfig) -> None:
     device = cfg.run.device
     if device not in ("auto", "cpu", "cuda", "mps") and not (device.startswith("cuda:") and device[5:].isdigit()):
         raise WavecrossError(f"config key run.device: unknown device {device!r}; use auto, cpu, cuda, cuda:N or mps.")
-    init = cfg.fusion.init
-    if init and init not in MODELS and not Path(init).is_file():
-        raise WavecrossError(
-            f"config key fusion.init: {init} is neither a shipped model ({', '.join(MODELS)}) nor a weights file."
-        )
-    encoders = cfg.fusion.encoders
-    if encoders and encoders not in MODELS and not Path(encoders).is_file():
-        raise WavecrossError(
-            f"config key fusion.encoders: {encoders} is neither a shipped model ({', '.join(MODELS)}) nor a file."
-        )
+    for key, source in (("fusion.init", cfg.fusion.init), ("fusion.encoders", cfg.fusion.encoders)):
+        if source and source not in MODELS and not Path(source).is_file():
+            raise WavecrossError(
+                f"config key {key}: {source} is neither a shipped model ({', '.join(MODELS)}) nor a weights file."
+            )
 
 
 def _check_ranges(cfg: TrainConfig) -> None:

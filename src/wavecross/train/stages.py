@@ -114,13 +114,18 @@ def _groups(cfg: TrainConfig, train_set: Dataset) -> list[list[int]] | None:
     return train_set.groups if cfg.data.balance_roots and hasattr(train_set, "groups") else None
 
 
+def _weights_file(source: str) -> Path:
+    """A shipped model's weights file by its name (``wavecross``), else ``source`` as a path."""
+    from ..hub import MODELS, weights_path
+
+    return weights_path(source) if source in MODELS else Path(source)
+
+
 def _initial_network(cfg: TrainConfig, out: Path) -> WaveCross:
     """The fusion network before stage 2: a whole model (``fusion.init``), else fresh with pre-trained encoders."""
     net = WaveCross(cfg.model)
     if cfg.fusion.init:
-        from ..hub import MODELS, weights_path
-
-        path = weights_path(cfg.fusion.init) if cfg.fusion.init in MODELS else Path(cfg.fusion.init)
+        path = _weights_file(cfg.fusion.init)
         tensors, _ = read_weights(path)
         state = {k: v.float() if v.is_floating_point() else v for k, v in tensors.items()}
         # parts added for fine-tuning (zero at the start) may be absent from the file; nothing else may
@@ -139,13 +144,8 @@ def _initial_network(cfg: TrainConfig, out: Path) -> WaveCross:
 def _with_encoders(net: WaveCross, cfg: TrainConfig, out: Path) -> WaveCross:
     """``net`` with the encoders of stage 1, or of ``fusion.encoders``: an encoders file, a whole model's file or a
     shipped model's name (every shipped model keeps the frozen stage-1 encoders it was trained with)."""
-    from ..hub import MODELS, weights_path
-
     source = cfg.fusion.encoders
-    if source in MODELS:
-        enc_path = weights_path(source)
-    else:
-        enc_path = Path(source) if source else out / "pretrain" / "encoders.safetensors"
+    enc_path = _weights_file(source) if source else out / "pretrain" / "encoders.safetensors"
     if not enc_path.is_file():
         raise WavecrossError(
             f"{enc_path}: pre-trained encoders not found; run --stage pretrain first (same --out) "
