@@ -5,7 +5,8 @@
 rank on, and fuses it on the CPU or on its own GPU (``cuda:LOCAL_RANK``). The processes meet a few times, over a
 gloo process group: after the checks (an error in any process stops them all before anything is written), before
 the first write, and at the end (errors and totals). Without ``torchrun`` the job is one process and every meeting
-is a plain function call. Training's process group (DDP) is :mod:`wavecross.train.distributed`.
+is a plain function call. Training (DDP) takes its place in the job from here too
+(:mod:`wavecross.train.distributed`).
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ class Group:
 
     @property
     def is_main(self) -> bool:
-        """Only the main process (rank 0) shows progress and prints the summary."""
+        """Only the main process (rank 0) shows progress, prints summaries and writes training's logs, checkpoints
+        and weights."""
         return self.rank == 0
 
     def share(self, items: Sequence[T]) -> list[T]:

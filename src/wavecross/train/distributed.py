@@ -1,34 +1,25 @@
-"""Process-group set-up for ``torchrun``: one process per GPU (NCCL) or per CPU worker (gloo)."""
+"""Process-group set-up for training under ``torchrun``: one process per GPU (NCCL) or per CPU worker (gloo).
+
+A process's place in the job is the :class:`wavecross.distributed.Group` that folder fusion uses too.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
 
-
-@dataclass(frozen=True)
-class DistInfo:
-    rank: int = 0
-    world_size: int = 1
-    local_rank: int = 0
-
-    @property
-    def is_main(self) -> bool:
-        """Only the main process writes logs, checkpoints and weights."""
-        return self.rank == 0
+from ..distributed import Group, torchrun_group
 
 
-def init_distributed(device: torch.device) -> DistInfo:
+def init_distributed(device: torch.device) -> Group:
     """Join the process group that ``torchrun`` describes in the environment; a no-op for a single process."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
-        return DistInfo()
-    if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
-    return DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+    group = torchrun_group()
+    if group.world > 1 and not dist.is_initialized():
+        backend = "nccl" if device.type == "cuda" else "gloo"
+        dist.init_process_group(backend=backend, rank=group.rank, world_size=group.world)
+    return group
 
 
 def pick_device(name: str, info_local_rank: int = 0) -> torch.device:

@@ -23,10 +23,11 @@ from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader, Dataset
 
+from ..distributed import Group
 from ..errors import WavecrossError
 from .checkpoint import CHECKPOINT_NAME, has_checkpoint, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .config import RunConfig
-from .distributed import DistInfo, barrier
+from .distributed import barrier
 
 
 def autocast_dtype(amp: str, device: torch.device) -> torch.dtype | None:
@@ -156,7 +157,7 @@ class Trainer:
         stage: Stage,
         run: RunConfig,
         out_dir: Path,
-        dist_info: DistInfo,
+        dist_info: Group,
         device: torch.device,
         workers: int = 0,
     ) -> None:
@@ -167,7 +168,7 @@ class Trainer:
         if run.channels_last:  # faster convolutions on CPUs (oneDNN) and tensor cores; same results to rounding
             self.module = self.module.to(memory_format=torch.channels_last)
         params = [p for p in self.module.parameters() if p.requires_grad]
-        lr = stage.lr * (dist_info.world_size if run.scale_lr else 1)
+        lr = stage.lr * (dist_info.world if run.scale_lr else 1)
         self.optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=run.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda s: lr_factor(s, stage.steps, run.warmup_steps)
@@ -177,7 +178,7 @@ class Trainer:
             torch.set_float32_matmul_precision("high")  # TF32 matmuls, as cuDNN convolutions already use
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype is torch.float16)
         net: nn.Module = torch.compile(self.module) if run.compile else self.module
-        if dist_info.world_size > 1:
+        if dist_info.world > 1:
             net = nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
         self.net = net
         # The average lives beside the trained module (same device and layout); the loss module it wraps is
@@ -262,9 +263,9 @@ class Trainer:
     def _reduce(self, terms: dict[str, Tensor]) -> dict[str, float]:
         keys = sorted(k for k, v in terms.items() if k != "output" and v.ndim == 0)
         vec = torch.stack([terms[k].detach().float() for k in keys])
-        if self.dist.world_size > 1:
+        if self.dist.world > 1:
             dist.all_reduce(vec)
-            vec /= self.dist.world_size
+            vec /= self.dist.world
         return dict(zip(keys, vec.tolist(), strict=True))
 
     def _generator(self, step: int) -> torch.Generator:
@@ -328,9 +329,7 @@ class Trainer:
             raise WavecrossError("the training set is empty; check data.roots in the config.")
 
         def batches_of(epoch: int) -> list[list[int]]:
-            return epoch_batches(
-                n, stage.batch_size, epoch, run.seed, self.dist.rank, self.dist.world_size, stage.groups
-            )
+            return epoch_batches(n, stage.batch_size, epoch, run.seed, self.dist.rank, self.dist.world, stage.groups)
 
         per_epoch = len(batches_of(0))
         bar = None
@@ -355,7 +354,7 @@ class Trainer:
                     bar.update(1)
                 if self.step % run.log_every == 0 or self.step == stage.steps:
                     elapsed = time.perf_counter() - started
-                    rate = (self.step - first_step) * stage.batch_size * self.dist.world_size / max(elapsed, 1e-9)
+                    rate = (self.step - first_step) * stage.batch_size * self.dist.world / max(elapsed, 1e-9)
                     self._last_terms["lr"] = self.scheduler.get_last_lr()[0]
                     self._last_terms["samples_per_s"] = rate
                     self._log(self._last_terms, "train")
@@ -374,7 +373,7 @@ class Trainer:
                     break
         if bar is not None:
             bar.close()
-        if self.dist.world_size > 1:
+        if self.dist.world > 1:
             # DDP syncs parameters every step, but BatchNorm statistics last updated on each rank's own batch:
             # adopt rank 0's, so every replica ends identical to the weights rank 0 writes.
             for buffer in self.module.buffers():
