@@ -5,8 +5,6 @@ A process's place in the job is the :class:`wavecross.distributed.Group` that fo
 
 from __future__ import annotations
 
-import os
-
 import torch
 import torch.distributed as dist
 
@@ -22,11 +20,11 @@ def init_distributed(device: torch.device) -> Group:
     return group
 
 
-def pick_device(name: str, info_local_rank: int = 0) -> torch.device:
-    """``auto`` → this process's GPU when CUDA is present (by LOCAL_RANK), else MPS, else CPU."""
+def pick_device(name: str) -> torch.device:
+    """``auto`` → this process's GPU when CUDA is present (its torchrun ``local_rank``), else MPS, else CPU."""
     if name == "auto":
         if torch.cuda.is_available():
-            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", info_local_rank)))
+            return torch.device("cuda", torchrun_group().local_rank)
         if torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
