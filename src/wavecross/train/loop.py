@@ -157,18 +157,18 @@ class Trainer:
         stage: Stage,
         run: RunConfig,
         out_dir: Path,
-        dist_info: Group,
+        group: Group,
         device: torch.device,
         workers: int = 0,
     ) -> None:
-        self.stage, self.run, self.dist, self.device, self.workers = stage, run, dist_info, device, workers
+        self.stage, self.run, self.group, self.device, self.workers = stage, run, group, device, workers
         self.dir = out_dir / stage.name
         self.ckpt_path = self.dir / CHECKPOINT_NAME
         self.module = stage.model.to(device)
         if run.channels_last:  # faster convolutions on CPUs (oneDNN) and tensor cores; same results to rounding
             self.module = self.module.to(memory_format=torch.channels_last)
         params = [p for p in self.module.parameters() if p.requires_grad]
-        lr = stage.lr * (dist_info.world if run.scale_lr else 1)
+        lr = stage.lr * (group.world if run.scale_lr else 1)
         self.optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=run.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda s: lr_factor(s, stage.steps, run.warmup_steps)
@@ -178,7 +178,7 @@ class Trainer:
             torch.set_float32_matmul_precision("high")  # TF32 matmuls, as cuDNN convolutions already use
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype is torch.float16)
         net: nn.Module = torch.compile(self.module) if run.compile else self.module
-        if dist_info.world > 1:
+        if group.world > 1:
             net = nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
         self.net = net
         # The average lives beside the trained module (same device and layout); the loss module it wraps is
@@ -233,7 +233,7 @@ class Trainer:
     def _drop_log_rows_after(self, step: int) -> None:
         """A run killed after its last checkpoint logged steps it will redo: drop those rows, so none repeats."""
         log = self.dir / "metrics.jsonl"
-        if not self.dist.is_main or not log.is_file():
+        if not self.group.is_main or not log.is_file():
             return
         kept = []
         for line in log.read_text().splitlines():
@@ -245,13 +245,13 @@ class Trainer:
         log.write_text("".join(f"{line}\n" for line in kept))
 
     def save(self) -> None:
-        if self.dist.is_main:
+        if self.group.is_main:
             save_checkpoint(self.ckpt_path, self.state_dict())
         barrier()
 
     # --- logging ---------------------------------------------------------------------------------------------
     def _log(self, values: dict[str, float], split: str) -> None:
-        if not self.dist.is_main:
+        if not self.group.is_main:
             return
         record = {"stage": self.stage.name, "split": split, "step": self.step, **values}
         with open(self.dir / "metrics.jsonl", "a") as f:
@@ -263,13 +263,13 @@ class Trainer:
     def _reduce(self, terms: dict[str, Tensor]) -> dict[str, float]:
         keys = sorted(k for k, v in terms.items() if k != "output" and v.ndim == 0)
         vec = torch.stack([terms[k].detach().float() for k in keys])
-        if self.dist.world > 1:
+        if self.group.world > 1:
             dist.all_reduce(vec)
-            vec /= self.dist.world
+            vec /= self.group.world
         return dict(zip(keys, vec.tolist(), strict=True))
 
     def _generator(self, step: int) -> torch.Generator:
-        return torch.Generator().manual_seed(self.run.seed * 1_000_003 + step * 1009 + self.dist.rank)
+        return torch.Generator().manual_seed(self.run.seed * 1_000_003 + step * 1009 + self.group.rank)
 
     def _autocast(self):
         if self.amp_dtype is None:
@@ -279,7 +279,7 @@ class Trainer:
     @torch.no_grad()
     def validate(self) -> None:
         """Mean loss terms over the validation set (main process), and a sample panel in TensorBoard."""
-        if not self.dist.is_main or self.stage.val_set is None or len(self.stage.val_set) == 0:
+        if not self.group.is_main or self.stage.val_set is None or len(self.stage.val_set) == 0:
             return
         module = self.evaluated()
         module.eval()
@@ -303,7 +303,7 @@ class Trainer:
 
     def validate_full(self, full: FullValidation) -> None:
         """Score whole validation images (main process); log them and keep the best model by the score."""
-        if not self.dist.is_main:
+        if not self.group.is_main:
             return
         module = self.evaluated()
         started = time.perf_counter()
@@ -320,7 +320,7 @@ class Trainer:
     def fit(self, progress: bool = True) -> None:
         stage, run = self.stage, self.run
         self.dir.mkdir(parents=True, exist_ok=True)
-        if self.dist.is_main:
+        if self.group.is_main:
             from torch.utils.tensorboard import SummaryWriter
 
             self.writer = SummaryWriter(str(self.dir / "tb"))
@@ -329,11 +329,11 @@ class Trainer:
             raise WavecrossError("the training set is empty; check data.roots in the config.")
 
         def batches_of(epoch: int) -> list[list[int]]:
-            return epoch_batches(n, stage.batch_size, epoch, run.seed, self.dist.rank, self.dist.world, stage.groups)
+            return epoch_batches(n, stage.batch_size, epoch, run.seed, self.group.rank, self.group.world, stage.groups)
 
         per_epoch = len(batches_of(0))
         bar = None
-        if progress and self.dist.is_main:
+        if progress and self.group.is_main:
             from ..progress import progress_bar
 
             # a bar on a terminal, a line per tenth of the remaining steps in a log
@@ -354,7 +354,7 @@ class Trainer:
                     bar.update(1)
                 if self.step % run.log_every == 0 or self.step == stage.steps:
                     elapsed = time.perf_counter() - started
-                    rate = (self.step - first_step) * stage.batch_size * self.dist.world / max(elapsed, 1e-9)
+                    rate = (self.step - first_step) * stage.batch_size * self.group.world / max(elapsed, 1e-9)
                     self._last_terms["lr"] = self.scheduler.get_last_lr()[0]
                     self._last_terms["samples_per_s"] = rate
                     self._log(self._last_terms, "train")
@@ -373,12 +373,12 @@ class Trainer:
                     break
         if bar is not None:
             bar.close()
-        if self.dist.world > 1:
+        if self.group.world > 1:
             # DDP syncs parameters every step, but BatchNorm statistics last updated on each rank's own batch:
             # adopt rank 0's, so every replica ends identical to the weights rank 0 writes.
             for buffer in self.module.buffers():
                 dist.broadcast(buffer, src=0)
-        if self.dist.is_main:
+        if self.group.is_main:
             stage.finalize(self.evaluated())
             if self.writer is not None:
                 self.writer.close()

@@ -221,7 +221,7 @@ def train(
     if max_steps is not None:
         cfg.pretrain.steps = cfg.fusion.steps = max_steps
     device = pick_device(cfg.run.device)
-    info = init_distributed(device)
+    group = init_distributed(device)
     torch.manual_seed(cfg.run.seed)
     trained: dict[str, nn.Module] = {}
     try:
@@ -230,13 +230,13 @@ def train(
             ckpt = out / name / CHECKPOINT_NAME
             if has_checkpoint(ckpt) and not resume:
                 raise WavecrossError(f"{ckpt} exists; pass --resume to continue that run or choose another --out.")
-            if info.is_main:
+            if group.is_main:
                 out.mkdir(parents=True, exist_ok=True)
                 (out / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
             torch.manual_seed(cfg.run.seed)  # same initial weights whatever ran before
             make = _pretrain_stage if name == "pretrain" else _fusion_stage
-            trainer = Trainer(make(cfg, out, data), cfg.run, out, info, device, cfg.data.workers)
-            if resume and trainer.resume() and info.is_main and trainer.step >= trainer.stage.steps:
+            trainer = Trainer(make(cfg, out, data), cfg.run, out, group, device, cfg.data.workers)
+            if resume and trainer.resume() and group.is_main and trainer.step >= trainer.stage.steps:
                 print(f"{name}: already finished ({trainer.step} steps)")
             trainer.fit(progress=progress)
             trained[name] = trainer.module
