@@ -48,7 +48,7 @@ def test_demo_writes_fused_scene(tmp_path, capsys):
 
 def test_panels_are_labelled_ir_visible_fused(tmp_path):
     from wavecross.data import synthetic_pair
-    from wavecross.fuse_files import side_by_side
+    from wavecross.panels import side_by_side
 
     ir, vis = synthetic_pair(240, 320, seed=1)
     fused = wavecross.fuse(ir, vis, method="mean")

@@ -21,9 +21,9 @@ def run_demo(
     (width, height). Returns the seconds the fusion took. Existing files are an error without ``overwrite``."""
     from .data import synthetic_pair, write_image
     from .data.io import check_writable
-    from .fuse_files import side_by_side
     from .hub import load_model
     from .inference import fuse
+    from .panels import side_by_side
 
     width, height = size
     out = Path(output)
