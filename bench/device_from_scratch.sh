@@ -18,9 +18,9 @@
 #
 # Settings (environment): STEPS (16000: 512k samples, 4x the CPU run; about 6 min at the 1,440 samples/s of v1's
 # stage 2 on an H100, so that the learning-rate schedule ends inside the limit), BATCH (32), LR (5e-4, v1's at
-# batch 32), REFINE (1) and GATE (true): the decoder options of the sixth experiment in docs/training.md (REFINE=0
-# GATE=false: the paper's decoder), VAL_EVERY (2500), LIMIT_S (510: training stops there, the best so far is kept), WORKERS (12); DEVICE
-# (cuda) and RUN_PY (python3) for a dry run on a CPU (5 minutes on 2 cores):
+# batch 32), REFINE (1) and GATE (true): the decoder options of the sixth experiment in docs/training.md
+# (REFINE=0 GATE=false: the paper's decoder), VAL_EVERY (2500), LIMIT_S (510: training stops there, the best so far
+# is kept), WORKERS (12); DEVICE (cuda) and RUN_PY (python3) for a dry run on a CPU (5 minutes on 2 cores):
 #   OUT=/tmp/dry DEVICE=cpu RUN_PY=.venv/bin/python STEPS=20 BATCH=4 VAL_EVERY=10 WORKERS=0 \
 #       bench/device_from_scratch.sh run
 set -euo pipefail
