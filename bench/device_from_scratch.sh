@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The long from-scratch run of docs/training.md ("what remains is the budget") on a lent GPU, in one device call.
+# The long from-scratch run (recipe wavecross-v3) of docs/training.md ("what remains is the budget") on a lent GPU, in one device call.
 #
 #   bench/device_from_scratch.sh prepare     here: stage the data and the missing wheels in .device/ (git-ignored)
 #   bench/device_from_scratch.sh run         there: train, then put the results in $OUT (device tool: carry .device)
@@ -9,14 +9,14 @@
 # Why a script: a device call carries the repository only (64 MiB in all), not ../shared, and brings back at most
 # eight files of 16 MiB each. So `prepare` copies train/ (20 MB) and the eight evenly spaced pairs per val/ set
 # that the recipe validates on (the proxy's pairs), and downloads the one package the device's image lacks
-# (pytorch-msssim); `run` trains stage 2 from scratch (configs/from-scratch.yaml at batch 32 with bf16, validated on
+# (pytorch-msssim); `run` trains stage 2 from scratch (configs/wavecross-v3.yaml at batch 32 with bf16, validated on
 # those pairs every VAL_EVERY steps, the best kept by the composite score) under a wall-clock limit, and splits the
 # best weights into parts small enough to come back: train.log, metrics.jsonl, best.json, best.sha256 and four parts
 # (fp32, 59 MB), eight files. The device call: command `bench/device_from_scratch.sh run`, carry [".device"],
 # timeout_s 580. The choice between the result and the shipped model is made here, on all of val/:
 #   bench/device_from_scratch.sh collect DIR && python bench/compare_val.py v2=wavecross gpu=DIR/best.safetensors
 #
-# Settings (environment): STEPS (16000: 512k samples, 4x the CPU run; about 6 min at the 1,440 samples/s of v1's
+# Settings (environment): STEPS (16000: 512k samples, 2x the CPU run of v3; about 6 min at the 1,440 samples/s of v1's
 # stage 2 on an H100, so that the learning-rate schedule ends inside the limit), BATCH (32), LR (5e-4, v1's at
 # batch 32), REFINE (1) and GATE (true): the decoder options of the sixth experiment in docs/training.md
 # (REFINE=0 GATE=false: the paper's decoder), VAL_EVERY (2500), LIMIT_S (510: training stops there, the best so far
@@ -69,7 +69,7 @@ run)
     rm -rf /tmp/wavecross-run
     { nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || echo "no GPU"; } >"$OUT/train.log"
     status=0
-    timeout "${LIMIT_S:-510}" "$RUN_PY" -m wavecross train from-scratch --stage fusion --out /tmp/wavecross-run --no-progress \
+    timeout "${LIMIT_S:-510}" "$RUN_PY" -m wavecross train wavecross-v3 --stage fusion --out /tmp/wavecross-run --no-progress \
         --device "${DEVICE:-cuda}" \
         --set "data.roots=[\"$data/train/RoadScene\", \"$data/train/LLVIP\", \"$data/train/MSRS\"]" \
         --set "validation.roots=[\"$data/val/MSRS\", \"$data/val/TNO\", \"$data/val/LLVIP\"]" \

@@ -222,9 +222,10 @@ def test_real_recipe_config_loads():
     cfg = load_config("wavecross")
     assert len(cfg.data.roots) == 3 and all(Path(r).is_dir() for r in cfg.data.roots)
     assert cfg.model.dim == 512
-    scratch = load_config("from-scratch")  # encoders by the shipped model's name, a moving average of the weights
-    assert scratch.fusion.encoders == "wavecross" and scratch.fusion.init is None and scratch.run.ema == 0.999
-    assert stages_to_run(scratch, "all") == ("fusion",)  # stage 1's encoders would be replaced: not trained
+    v3 = load_config("wavecross-v3")  # encoders by the shipped model's name, a moving average of the weights
+    assert v3.fusion.encoders == "wavecross" and v3.fusion.init is None and v3.run.ema == 0.999
+    assert v3.model.refine_blocks == 1 and v3.model.skip_gate and v3.model.dim == 512  # the paper preset, + 2 options
+    assert stages_to_run(v3, "all") == ("fusion",)  # stage 1's encoders would be replaced: not trained
 
 
 def test_shipped_weights_recipe_and_finetune_share_the_loss(tmp_path, tiny_weights):
