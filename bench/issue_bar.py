@@ -19,9 +19,9 @@ PAPER_METRICS = ("EN", "SD", "SF", "AG", "SCD", "VIFF", "Qabf", "MS_SSIM")
 LEAD_MARGIN = 0.02
 
 
-def judge(means: dict[str, dict[str, float]], kinds: dict[str, str], ours: str) -> dict:
-    """The bar for one judged method on one set's means."""
-    learned = [m for m, k in kinds.items() if k == "published" and m != ours and m in means]
+def judge(means: dict[str, dict[str, float]], kinds: dict[str, str], ours: str, judged: list[str]) -> dict:
+    """The bar for one judged method on one set's means; no judged method is a peer of another."""
+    learned = [m for m, k in kinds.items() if k == "published" and m not in judged and m in means]
     mine = means[ours]
     if not learned:
         rank_ok = mine["RankAgree"] >= means["max"]["RankAgree"] if "max" in means else None
@@ -53,7 +53,7 @@ def main() -> None:
     verdicts: dict[str, dict] = {}
     for ours in args.ours or ["wavecross"]:
         for set_name in summary["sets"]:
-            v = judge(summary["per_set"][set_name]["means"], summary["kinds"], ours)
+            v = judge(summary["per_set"][set_name]["means"], summary["kinds"], ours, args.ours or ["wavecross"])
             verdicts.setdefault(ours, {})[set_name] = v
             if v["learned_peers"]:
                 print(
