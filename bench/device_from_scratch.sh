@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The long from-scratch run (recipe wavecross-v3) of docs/training.md ("what remains is the budget") on a lent GPU, in one device call.
+# The long from-scratch run (recipe wavecross-v3) of docs/training.md on a lent GPU, in one device call.
 #
 #   bench/device_from_scratch.sh prepare     here: stage the data and the missing wheels in .device/ (git-ignored)
 #   bench/device_from_scratch.sh run         there: train, then put the results in $OUT (device tool: carry .device)

@@ -50,10 +50,11 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None, help="also write the verdicts here")
     args = parser.parse_args()
     summary = json.loads(args.results.read_text())
+    judged = args.ours or ["wavecross"]
     verdicts: dict[str, dict] = {}
-    for ours in args.ours or ["wavecross"]:
+    for ours in judged:
         for set_name in summary["sets"]:
-            v = judge(summary["per_set"][set_name]["means"], summary["kinds"], ours, args.ours or ["wavecross"])
+            v = judge(summary["per_set"][set_name]["means"], summary["kinds"], ours, judged)
             verdicts.setdefault(ours, {})[set_name] = v
             if v["learned_peers"]:
                 print(
