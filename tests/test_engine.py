@@ -105,7 +105,7 @@ def _grey_levels(a: torch.Tensor, b: torch.Tensor) -> np.ndarray:
 
 
 # Precision bound (issue: faster paths must keep the 8-bit output within 0.5 grey levels on average). Measured on
-# this pair: 0.21 mean, 2 max (bench/results/cpu/precision.json has more pairs).
+# this pair: 0.21 mean, 2 max with v2; 0.17 mean, 3 max with v3 (bench/results/cpu/precision.json has more pairs).
 BF16_MEAN_BOUND = 0.5
 
 
@@ -122,10 +122,12 @@ def test_bf16_output_stays_within_half_a_grey_level_of_fp32():
 
 
 # Tiling bound (docs/speed.md). Tiles see less context than the whole image, so the output differs from untiled
-# fusion (measured on this 1280×1024 pair: 2.74 grey levels on average; on val/LLVIP the composite score moves from
-# 0.0087 to 0.0067); a seam is a step across a tile edge that the untiled image does not have. Measured: the tiled
-# output's mean step across each tile edge is within 0.20 grey levels of the untiled output's step there.
-TILE_MEAN_BOUND, SEAM_STEP_BOUND = 4.0, 1.0
+# fusion. Measured on this 1280×1024 pair: 2.74 grey levels on average with v2, 3.92 with v3; on 10 val/LLVIP
+# pairs the composite score moves from 0.0087 to 0.0067 (v2) and from 0.0280 to 0.0251 (v3;
+# bench/results/cpu-avx2/tiling_val_v3.json). A seam is a step across a tile edge
+# that the untiled image does not have. Measured: the tiled output's mean step across each tile edge is within 0.20
+# grey levels of the untiled output's step there (both models).
+TILE_MEAN_BOUND, SEAM_STEP_BOUND = 5.0, 1.0
 
 
 @pytest.mark.slow

@@ -1,5 +1,7 @@
 """Named models with bundled weights, and the no-data demo."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -27,7 +29,14 @@ def test_shipped_weights_load_in_fp16_file(tmp_path):
     assert torch.float16 in dtypes and torch.float32 not in dtypes  # shipped as fp16
     model = wavecross.load_model("wavecross", device="cpu")
     assert not model.training
-    assert model.config == wavecross.nn.PRESETS["paper"]
+    from wavecross.hub import parameter_count
+    from wavecross.train.config import load_config
+
+    # the file holds what its recipe trains: the paper preset plus the decoder's gate and refinement block
+    assert model.config == load_config("wavecross-v3").model
+    assert parameter_count("wavecross") == 14_825_937
+    docs = Path(__file__).parents[1] / "docs"
+    assert all("14,825,937" in (docs / name).read_text() for name in ("DESIGN.md", "MODEL_CARD.md"))
     assert path.stat().st_size < 40 * 2**20
     assert MODELS["wavecross"].weights == path.name
 

@@ -228,14 +228,38 @@ def test_real_recipe_config_loads():
     assert stages_to_run(v3, "all") == ("fusion",)  # stage 1's encoders would be replaced: not trained
 
 
-def test_shipped_weights_recipe_and_finetune_share_the_loss(tmp_path, tiny_weights):
-    """wavecross-v2 made the shipped weights from v1's file; fine-tuning them goes on with the same loss."""
+def test_shipped_weights_recipe_and_finetune_share_the_loss_and_architecture(tmp_path):
+    """wavecross-v3 made the shipped weights; fine-tuning them goes on with the same loss and the same network."""
+    v3 = load_config("wavecross-v3")
+    finetune = load_config("finetune", [f"data.roots=[{tmp_path}]"])
+    assert finetune.fusion.loss == v3.fusion.loss
+    assert finetune.fusion.loss.overshoot == 20 and finetune.fusion.loss.saliency_norm == "minmax"
+    assert finetune.model == v3.model
+    assert load_config("proxy").fusion.loss == v3.fusion.loss  # a proxy's base variant is the shipped model's run
+
+
+@pytest.mark.parametrize("recipe", ["finetune", "proxy"])
+def test_recipes_from_the_shipped_model_take_every_tensor(tmp_path, recipe):
+    """A recipe starting from the shipped model builds the network its file holds: no tensor missing, none left
+    over, values as stored (so re-shipping another architecture cannot break them unnoticed)."""
+    from wavecross.hub import weights_path
+    from wavecross.nn.io import read_weights
+    from wavecross.train.stages import _initial_network
+
+    cfg = load_config(recipe, [f"data.roots=[{tmp_path}]"])
+    assert cfg.fusion.init == "wavecross"
+    net = _initial_network(cfg, tmp_path)
+    shipped, _ = read_weights(weights_path("wavecross"))
+    state = net.state_dict()
+    assert set(state) == set(shipped)
+    assert all(torch.equal(state[k], shipped[k].to(state[k].dtype)) for k in shipped)
+
+
+def test_v2_recipe_names_the_weights_it_needs(tiny_weights):
     with pytest.raises(WavecrossError, match="wavecross-v1.safetensors"):
         load_config("wavecross-v2")  # v1's weights are not in the package: a clear error, not a traceback
     v2 = load_config("wavecross-v2", [f"fusion.init={tiny_weights}"])
-    finetune = load_config("finetune", [f"data.roots=[{tmp_path}]"])
-    assert v2.fusion.loss == finetune.fusion.loss
-    assert v2.fusion.loss.intensity == 10 and v2.fusion.loss.saliency_norm == "minmax"
+    assert v2.fusion.loss.intensity == 10 and v2.fusion.loss.overshoot == 0
 
 
 def test_train_function_returns_modules(tmp_path):

@@ -26,7 +26,8 @@ class ModelEntry:
 MODELS: dict[str, ModelEntry] = {
     "wavecross": ModelEntry(
         "wavecross.safetensors",
-        "Wave-Cross, paper configuration, v2: recipes wavecross, then wavecross-v2 (docs/MODEL_CARD.md)",
+        "Wave-Cross, paper configuration + decoder skip gate and refinement block, v3: recipe wavecross-v3 "
+        "(docs/MODEL_CARD.md)",
     ),
 }
 
