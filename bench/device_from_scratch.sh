@@ -14,7 +14,7 @@
 # best weights into parts small enough to come back: train.log, metrics.jsonl, best.json, best.sha256 and four parts
 # (fp32, 59 MB), eight files. The device call: command `bench/device_from_scratch.sh run`, carry [".device"],
 # timeout_s 580. The choice between the result and the shipped model is made here, on all of val/:
-#   bench/device_from_scratch.sh collect DIR && python bench/compare_val.py v2=wavecross gpu=DIR/best.safetensors
+#   bench/device_from_scratch.sh collect DIR && python bench/compare_val.py v3=wavecross gpu=DIR/best.safetensors
 #
 # Settings (environment): STEPS (16000: 512k samples, 2x the CPU run of v3; about 6 min at the 1,440 samples/s of v1's
 # stage 2 on an H100, so that the learning-rate schedule ends inside the limit), BATCH (32), LR (5e-4, v1's at

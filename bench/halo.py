@@ -34,11 +34,12 @@ def gradient_magnitude(x: np.ndarray) -> np.ndarray:
 def halo(ir: np.ndarray, vis: np.ndarray, fused: np.ndarray, edge: float, radius: int) -> dict[str, float]:
     """Overshoot of ``fused`` above both sources near and away from the edges both have (all 0–255 grey)."""
     shared = (gradient_magnitude(ir) > edge) & (gradient_magnitude(vis) > edge)
-    near = ndimage.binary_dilation(shared, iterations=radius) if shared.any() else shared
+    near = ndimage.binary_dilation(shared, iterations=radius)
     over = np.clip(fused - np.maximum(ir, vis), 0, None)
+    by_edges = over[near] if near.any() else np.zeros(1, np.float32)  # a pair without shared edges counts as 0
     return {
-        "near_mean": float(over[near].mean()) if near.any() else 0.0,
-        "near_over_10": float((over[near] > 10).mean()) if near.any() else 0.0,
+        "near_mean": float(by_edges.mean()),
+        "near_over_10": float((by_edges > 10).mean()),
         "away_mean": float(over[~near].mean()),
         "near_fraction": float(near.mean()),
     }

@@ -259,7 +259,8 @@ def test_v2_recipe_names_the_weights_it_needs(tiny_weights):
     with pytest.raises(WavecrossError, match="wavecross-v1.safetensors"):
         load_config("wavecross-v2")  # v1's weights are not in the package: a clear error, not a traceback
     v2 = load_config("wavecross-v2", [f"fusion.init={tiny_weights}"])
-    assert v2.fusion.loss.intensity == 10 and v2.fusion.loss.overshoot == 0
+    assert v2.fusion.loss.intensity == 10 and v2.fusion.loss.saliency_norm == "minmax"
+    assert v2.fusion.loss.overshoot == 0
 
 
 def test_train_function_returns_modules(tmp_path):
