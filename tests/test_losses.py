@@ -132,3 +132,18 @@ def test_gradient_overshoot_counts_only_edges_stronger_than_both_sources():
     off = fusion_loss(doubled, ir, vis, FusionLossWeights(rank=0, energy=0))
     on = fusion_loss(doubled, ir, vis, FusionLossWeights(rank=0, energy=0, overshoot=3.0))
     assert "overshoot" not in off and torch.isclose(on["total"], off["total"] + 3.0 * on["overshoot"])
+
+
+def test_intensity_overshoot_counts_only_grey_levels_above_both_sources():
+    from wavecross.losses import FusionLossWeights, fusion_loss, intensity_overshoot_loss
+
+    ir = torch.tensor([[[[0.2, 0.8], [0.5, 0.1]]]])
+    vis = torch.tensor([[[[0.6, 0.3], [0.5, 0.4]]]])
+    assert intensity_overshoot_loss(torch.maximum(ir, vis), ir, vis) == 0
+    assert intensity_overshoot_loss(torch.minimum(ir, vis), ir, vis) == 0  # darker is L1's business, not this term's
+    fused = torch.tensor([[[[0.9, 0.8], [0.4, 0.6]]]])  # 0.3 above the max at one pixel, 0.2 at another
+    assert torch.isclose(intensity_overshoot_loss(fused, ir, vis), torch.tensor(0.5 / 4))
+    off = fusion_loss(fused, ir, vis, FusionLossWeights(rank=0, energy=0))
+    on = fusion_loss(fused, ir, vis, FusionLossWeights(rank=0, energy=0, intensity_overshoot=4.0))
+    assert "intensity_overshoot" not in off
+    assert torch.isclose(on["total"], off["total"] + 4.0 * torch.tensor(0.5 / 4))

@@ -229,13 +229,47 @@ def test_real_recipe_config_loads():
 
 
 def test_shipped_weights_recipe_and_finetune_share_the_loss_and_architecture(tmp_path):
-    """wavecross-v3 made the shipped weights; fine-tuning them goes on with the same loss and the same network."""
+    """wavecross-v3 made the shipped weights; fine-tuning them goes on with the same loss and the same network
+    (written once: both recipes name it as their base), from the whole model, briefly and without a weight average."""
     v3 = load_config("wavecross-v3")
     finetune = load_config("finetune", [f"data.roots=[{tmp_path}]"])
-    assert finetune.fusion.loss == v3.fusion.loss
+    proxy = load_config("proxy")
+    for cfg in (finetune, proxy):
+        assert cfg.fusion.loss == v3.fusion.loss and cfg.model == v3.model
+        assert cfg.fusion.init == "wavecross" and cfg.fusion.encoders is None and cfg.run.ema == 0
+        assert cfg.fusion.steps <= 600 and cfg.fusion.lr < v3.fusion.lr and cfg.validation.at_start
     assert finetune.fusion.loss.overshoot == 20 and finetune.fusion.loss.saliency_norm == "minmax"
-    assert finetune.model == v3.model
-    assert load_config("proxy").fusion.loss == v3.fusion.loss  # a proxy's base variant is the shipped model's run
+    assert finetune.validation.roots == [] and finetune.validation.max_pairs == 0  # the user's own, all of them
+    assert proxy.validation.roots == v3.validation.roots and proxy.validation.max_pairs == 8
+    assert proxy.data.roots == v3.data.roots and finetune.data.roots == [str(tmp_path.resolve())]
+
+
+def test_base_recipe_merges_section_by_section(tmp_path):
+    pairs = tmp_path / "base" / "pairs"
+    pairs.mkdir(parents=True)
+    base = yaml.safe_load(TINY.read_text())
+    base["data"]["roots"] = ["pairs"]  # relative to the base file's folder, not to the file that names it
+    base["fusion"]["loss"] = {"rank": 7.0, "gradient": 3.0}
+    (tmp_path / "base" / "base.yaml").write_text(yaml.safe_dump(base))
+    child = tmp_path / "exp" / "child.yaml"
+    child.parent.mkdir()
+    child.write_text("base: ../base/base.yaml\nfusion:\n  steps: 5\n  loss:\n    rank: 1.0\nmodel:\n  heads: 2\n")
+    cfg = load_config(child)
+    assert cfg.data.roots == [str(pairs.resolve())] and cfg.data.crop == 64
+    assert cfg.fusion.steps == 5 and cfg.fusion.lr == base["fusion"]["lr"]  # merged key by key
+    assert cfg.fusion.loss.rank == 1 and cfg.fusion.loss.gradient == 3  # nested sections too
+    assert cfg.model.heads == 2 and cfg.model.dim == load_config(TINY).model.dim  # the tiny preset, one field changed
+    child.write_text("base: ../base/base.yaml\nmodel: paper\n")  # naming a preset starts the network over
+    assert load_config(child).model == load_config("wavecross").model
+    child.write_text("base: child.yaml\n")
+    with pytest.raises(WavecrossError, match="loops"):
+        load_config(child)
+    child.write_text("base: [tiny]\n")
+    with pytest.raises(WavecrossError, match="config key base"):
+        load_config(child)
+    child.write_text("base: no-such-recipe\n")
+    with pytest.raises(WavecrossError, match="no-such-recipe: config file not found"):
+        load_config(child)
 
 
 @pytest.mark.parametrize("recipe", ["finetune", "proxy"])

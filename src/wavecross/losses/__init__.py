@@ -9,7 +9,13 @@ from .heat import (
     sample_pairs,
     thermal_saliency,
 )
-from .intensity import gradient_loss, gradient_overshoot_loss, intensity_loss, sobel_magnitude
+from .intensity import (
+    gradient_loss,
+    gradient_overshoot_loss,
+    intensity_loss,
+    intensity_overshoot_loss,
+    sobel_magnitude,
+)
 from .pretrain import reconstruction_loss
 
 __all__ = [
@@ -20,6 +26,7 @@ __all__ = [
     "gradient_overshoot_loss",
     "heat_consistency_loss",
     "intensity_loss",
+    "intensity_overshoot_loss",
     "local_energy_loss",
     "local_mean",
     "rank_loss",

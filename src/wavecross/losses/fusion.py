@@ -8,13 +8,15 @@ import torch
 from torch import Tensor, nn
 
 from .heat import heat_consistency_loss
-from .intensity import gradient_loss, gradient_overshoot_loss, intensity_loss
+from .intensity import gradient_loss, gradient_overshoot_loss, intensity_loss, intensity_overshoot_loss
 
 
 @dataclass(frozen=True)
 class FusionLossWeights:
     """Weights of L_all = intensity·L1(F, max) + gradient·L_grad + rank·L_rank + energy·L_energy
-    (+ overshoot·L_overshoot, ours, off by default: :func:`~wavecross.losses.intensity.gradient_overshoot_loss`).
+    (+ overshoot·L_overshoot + intensity_overshoot·L_above, ours, off by default; see
+    :func:`~wavecross.losses.intensity.gradient_overshoot_loss` and
+    :func:`~wavecross.losses.intensity.intensity_overshoot_loss`).
 
     ``rank`` and ``energy`` are λ1 and λ2 of L_heat; pair counts are per batch; ``saliency_norm`` is how IR is
     normalised before the saliency S of the rank weights (:func:`~wavecross.losses.heat.normalize_ir`).
@@ -28,6 +30,7 @@ class FusionLossWeights:
     rank_neighbour_pairs: int = 4096
     saliency_norm: str = "none"
     overshoot: float = 0.0
+    intensity_overshoot: float = 0.0
 
 
 def fusion_loss(
@@ -52,6 +55,9 @@ def fusion_loss(
     if w.overshoot:  # logged only when it trains, so the logs of the paper's loss keep their keys
         terms["overshoot"] = gradient_overshoot_loss(fused, ir, vis)
         terms["total"] = terms["total"] + w.overshoot * terms["overshoot"]
+    if w.intensity_overshoot:
+        terms["intensity_overshoot"] = intensity_overshoot_loss(fused, ir, vis)
+        terms["total"] = terms["total"] + w.intensity_overshoot * terms["intensity_overshoot"]
     return terms
 
 

@@ -4,8 +4,10 @@ The method text says only that L_int measures "illumination and contour informat
 form (SeAFusion, TarDAL, CDDFuse): L1(F, max(IR, VIS)) keeps the brighter (usually hotter or better-lit) pixel,
 and L1(|∇F|, max(|∇IR|, |∇VIS|)) keeps the stronger edge of either source. |∇| = |Sobel_x| + |Sobel_y|.
 
-:func:`gradient_overshoot_loss` is ours, not the paper's: an extra, one-sided penalty on edges stronger than either
-source's, which is what the Nabf artefact measure counts (halos and doubled edges where both sources have one).
+:func:`gradient_overshoot_loss` and :func:`intensity_overshoot_loss` are ours, not the paper's: extra, one-sided
+penalties on edges stronger than either source's (what the Nabf artefact measure counts: doubled edges where both
+sources have one) and on grey levels brighter than either source's (the light band along IR/visible boundaries that
+``bench/halo.py`` measures; L1 to the max already costs it, but no more than the same darkening).
 """
 
 from __future__ import annotations
@@ -37,3 +39,8 @@ def gradient_loss(fused: Tensor, ir: Tensor, vis: Tensor) -> Tensor:
 def gradient_overshoot_loss(fused: Tensor, ir: Tensor, vis: Tensor) -> Tensor:
     """Mean of relu(|∇F| − max(|∇IR|, |∇VIS|)): edge strength that neither source has (0 when F adds none)."""
     return F.relu(sobel_magnitude(fused) - torch.maximum(sobel_magnitude(ir), sobel_magnitude(vis))).mean()
+
+
+def intensity_overshoot_loss(fused: Tensor, ir: Tensor, vis: Tensor) -> Tensor:
+    """Mean of relu(F − max(IR, VIS)): brightness that neither source has (0 when F stays within the brighter)."""
+    return F.relu(fused - torch.maximum(ir, vis)).mean()

@@ -2,8 +2,14 @@
 
 Every key is checked on load: an unknown or mistyped key, a value of the wrong type, or a missing data folder is
 one :class:`~wavecross.errors.WavecrossError` naming the key (``fusion.lr``) or the path. Relative data paths are
-resolved against the current directory first, then against the config file's folder and its parent. Recipes ship
-inside the package (``wavecross/configs/*.yaml``) and are found by name: ``wavecross train tiny``.
+resolved against the current directory first, then against the folder of the config file (or of one of its bases)
+and that folder's parent. Recipes ship inside the package (``wavecross/configs/*.yaml``) and are found by name:
+``wavecross train tiny``.
+
+A config may start from another with ``base: NAME_OR_PATH``: the base's sections are read first and the file's own
+keys replace theirs, section by section (a list or a value replaces the base's whole; a mapping is merged key by
+key; a ``model`` that names a preset replaces the base's network whole). That is how the fine-tuning and proxy
+recipes keep the shipped model's network and loss written once.
 """
 
 from __future__ import annotations
@@ -195,12 +201,12 @@ def _model_config(value: Any) -> WaveCrossConfig:
     return get_config(merged.to_dict())
 
 
-def resolve_data_root(root: str, config_path: Path | None, key: str = "data.roots") -> str:
+def resolve_data_root(root: str, config_paths: Sequence[Path], key: str = "data.roots") -> str:
     """The absolute folder a config's ``data.roots`` entry names: as given (relative to the current directory),
-    else relative to the config file's folder or its parent."""
+    else relative to the folder of a config file it may come from (the file and its bases), or that folder's parent."""
     candidates = [Path(root)]
-    if config_path is not None and not Path(root).is_absolute():
-        candidates += [config_path.parent / root, config_path.parent.parent / root]
+    if not Path(root).is_absolute():
+        candidates += [folder / root for p in config_paths for folder in (p.parent, p.parent.parent)]
     for c in candidates:
         if c.is_dir():
             return str(c.resolve())
@@ -209,14 +215,15 @@ def resolve_data_root(root: str, config_path: Path | None, key: str = "data.root
     )
 
 
-def parse_config(values: dict[str, Any], config_path: Path | None = None) -> TrainConfig:
-    """Validate a config mapping (as read from YAML) into a :class:`TrainConfig`."""
+def parse_config(values: dict[str, Any], config_paths: Sequence[Path] = ()) -> TrainConfig:
+    """Validate a config mapping (as read from YAML) into a :class:`TrainConfig`; ``config_paths`` are the files it
+    was read from (for relative data folders)."""
     values = dict(values or {})
     model = _model_config(values.pop("model", "paper"))
     cfg = _build(TrainConfig, values, "")
     cfg.model = model
-    cfg.data.roots = [resolve_data_root(r, config_path) for r in cfg.data.roots]
-    cfg.validation.roots = [resolve_data_root(r, config_path, "validation.roots") for r in cfg.validation.roots]
+    cfg.data.roots = [resolve_data_root(r, config_paths) for r in cfg.data.roots]
+    cfg.validation.roots = [resolve_data_root(r, config_paths, "validation.roots") for r in cfg.validation.roots]
     if cfg.data.on_bad not in ("error", "warn"):
         raise WavecrossError(f"config key data.on_bad: expected 'error' or 'warn', got {cfg.data.on_bad!r}.")
 
@@ -359,13 +366,55 @@ def apply_overrides(values: dict[str, Any], overrides: Sequence[str]) -> dict[st
     return values
 
 
+def merge_sections(base: dict[str, Any], own: dict[str, Any]) -> dict[str, Any]:
+    """``own`` over ``base``: mappings merged key by key (recursively), anything else replaced whole."""
+    merged = copy.deepcopy(base)
+    for key, value in own.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_sections(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+_MAX_BASES = 8
+
+
+def read_recipe(path: str | Path) -> tuple[dict[str, Any], list[Path]]:
+    """A config file's mapping with its ``base`` chain merged in, and the files read (the file first)."""
+    files: list[Path] = []
+    chain: list[dict[str, Any]] = []
+    source: str | Path | None = path
+    while source is not None:
+        found = recipe_path(source)
+        if found.resolve() in (f.resolve() for f in files) or len(files) == _MAX_BASES:
+            raise WavecrossError(f"{files[0]}: its base chain loops or is deeper than {_MAX_BASES} files ({found}).")
+        try:
+            values = yaml.safe_load(found.read_text())
+        except yaml.YAMLError as exc:
+            raise WavecrossError(f"{found}: not valid YAML ({str(exc).splitlines()[0]}).") from None
+        if values is not None and not isinstance(values, dict):
+            raise WavecrossError(f"{found}: a training config is a mapping of sections (model, data, fusion, ...).")
+        values = dict(values or {})
+        source = values.pop("base", None)
+        if source is not None and not isinstance(source, str):
+            raise WavecrossError(f"{found}: config key base: expected a recipe name or a YAML file, got {source!r}.")
+        if source is not None and not Path(source).is_absolute() and (found.parent / source).is_file():
+            source = found.parent / source  # a base next to the file that names it
+        files.append(found)
+        chain.append(values)
+    merged: dict[str, Any] = {}
+    for values in reversed(chain):
+        if isinstance(values.get("model"), str):
+            values = {**values, "model": {"preset": values["model"]}}  # ``model: tiny`` is the tiny preset as is
+        if isinstance(values.get("model"), dict) and "preset" in values["model"]:
+            merged.pop("model", None)  # naming a preset starts the network over, not from the base's fields
+        merged = merge_sections(merged, values)
+    return merged, files
+
+
 def load_config(path: str | Path, overrides: Sequence[str] = ()) -> TrainConfig:
-    """Read and validate a YAML training config (a path or a shipped recipe name), with ``--set`` overrides."""
-    path = recipe_path(path)
-    try:
-        values = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise WavecrossError(f"{path}: not valid YAML ({str(exc).splitlines()[0]}).") from None
-    if values is not None and not isinstance(values, dict):
-        raise WavecrossError(f"{path}: a training config is a mapping of sections (model, data, fusion, ...).")
-    return parse_config(apply_overrides(values or {}, overrides), path)
+    """Read and validate a YAML training config (a path or a shipped recipe name, with its ``base`` chain), with
+    ``--set`` overrides."""
+    values, files = read_recipe(path)
+    return parse_config(apply_overrides(values, overrides), files)
