@@ -147,3 +147,21 @@ def test_intensity_overshoot_counts_only_grey_levels_above_both_sources():
     on = fusion_loss(fused, ir, vis, FusionLossWeights(rank=0, energy=0, intensity_overshoot=4.0))
     assert "intensity_overshoot" not in off
     assert torch.isclose(on["total"], off["total"] + 4.0 * torch.tensor(0.5 / 4))
+
+
+def test_intensity_overshoot_near_shared_edges_only_counts_the_band():
+    from wavecross.losses import intensity_overshoot_loss
+
+    ir = torch.zeros(1, 1, 64, 64)
+    vis = torch.zeros(1, 1, 64, 64)
+    ir[..., :, 32:] = 1.0  # both sources share one vertical edge at x = 32
+    vis[..., :, :32] = 1.0
+    fused = torch.maximum(ir, vis).clone()
+    fused[..., :, 36] += 0.5  # a band next to the shared edge
+    fused[..., :, 4] += 0.5  # a lift far from it
+    everywhere = intensity_overshoot_loss(fused, ir, vis)
+    assert torch.isclose(everywhere, torch.tensor(2 * 0.5 * 64 / 64**2))
+    assert torch.isclose(intensity_overshoot_loss(fused, ir, vis, radius=6), torch.tensor(0.5 * 64 / 64**2))
+    assert intensity_overshoot_loss(fused, ir, vis, radius=2) == 0  # column 36 is 4 px from the edge's Sobel band
+    no_shared = torch.zeros_like(vis)  # IR's edge alone is not a shared edge: nothing counts near it
+    assert intensity_overshoot_loss(fused, ir, no_shared, radius=6) == 0

@@ -19,7 +19,8 @@ class FusionLossWeights:
     :func:`~wavecross.losses.intensity.intensity_overshoot_loss`).
 
     ``rank`` and ``energy`` are λ1 and λ2 of L_heat; pair counts are per batch; ``saliency_norm`` is how IR is
-    normalised before the saliency S of the rank weights (:func:`~wavecross.losses.heat.normalize_ir`).
+    normalised before the saliency S of the rank weights (:func:`~wavecross.losses.heat.normalize_ir`);
+    ``intensity_overshoot_radius`` > 0 counts that term only near edges both sources have.
     """
 
     intensity: float = 1.0
@@ -31,6 +32,7 @@ class FusionLossWeights:
     saliency_norm: str = "none"
     overshoot: float = 0.0
     intensity_overshoot: float = 0.0
+    intensity_overshoot_radius: int = 0
 
 
 def fusion_loss(
@@ -56,7 +58,7 @@ def fusion_loss(
         terms["overshoot"] = gradient_overshoot_loss(fused, ir, vis)
         terms["total"] = terms["total"] + w.overshoot * terms["overshoot"]
     if w.intensity_overshoot:
-        terms["intensity_overshoot"] = intensity_overshoot_loss(fused, ir, vis)
+        terms["intensity_overshoot"] = intensity_overshoot_loss(fused, ir, vis, w.intensity_overshoot_radius)
         terms["total"] = terms["total"] + w.intensity_overshoot * terms["intensity_overshoot"]
     return terms
 

@@ -41,6 +41,19 @@ def gradient_overshoot_loss(fused: Tensor, ir: Tensor, vis: Tensor) -> Tensor:
     return F.relu(sobel_magnitude(fused) - torch.maximum(sobel_magnitude(ir), sobel_magnitude(vis))).mean()
 
 
-def intensity_overshoot_loss(fused: Tensor, ir: Tensor, vis: Tensor) -> Tensor:
-    """Mean of relu(F − max(IR, VIS)): brightness that neither source has (0 when F stays within the brighter)."""
-    return F.relu(fused - torch.maximum(ir, vis)).mean()
+SHARED_EDGE = 100 / 255
+"""|∇| (Sobel, L1) above which a pixel is an edge, on [0, 1] images: ``bench/halo.py``'s 100 grey levels."""
+
+
+def intensity_overshoot_loss(fused: Tensor, ir: Tensor, vis: Tensor, radius: int = 0) -> Tensor:
+    """Mean of relu(F − max(IR, VIS)): brightness that neither source has (0 when F stays within the brighter).
+
+    ``radius`` > 0 counts it only within that many pixels of an edge both sources have (the band of
+    ``bench/halo.py``), so a hot region may still be lifted above both sources away from such edges; the mean is
+    still over every pixel.
+    """
+    over = F.relu(fused - torch.maximum(ir, vis))
+    if radius > 0:
+        shared = ((sobel_magnitude(ir) > SHARED_EDGE) & (sobel_magnitude(vis) > SHARED_EDGE)).to(over)
+        over = over * F.max_pool2d(shared, 2 * radius + 1, stride=1, padding=radius)
+    return over.mean()

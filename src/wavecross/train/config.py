@@ -277,6 +277,7 @@ def _check_ranges(cfg: TrainConfig) -> None:
         ("run.warmup_steps", cfg.run.warmup_steps, 0, "0 or more"),
         ("fusion.loss.rank_random_pairs", loss.rank_random_pairs, 0, "0 or more"),
         ("fusion.loss.rank_neighbour_pairs", loss.rank_neighbour_pairs, 0, "0 or more"),
+        ("fusion.loss.intensity_overshoot_radius", loss.intensity_overshoot_radius, 0, "0 or more"),
     ]
     positive = [("pretrain.lr", cfg.pretrain.lr), ("fusion.lr", cfg.fusion.lr)]
     non_negative = [
