@@ -264,6 +264,11 @@ def test_base_recipe_merges_section_by_section(tmp_path):
     child.write_text("base: child.yaml\n")
     with pytest.raises(WavecrossError, match="loops"):
         load_config(child)
+    for i in range(8):  # c0 → c1 → ... → c7 → tiny: nine files
+        (tmp_path / "exp" / f"c{i}.yaml").write_text(f"base: c{i + 1}.yaml\n" if i < 7 else "base: tiny\n")
+    with pytest.raises(WavecrossError, match="deeper than 8"):
+        load_config(tmp_path / "exp" / "c0.yaml")
+    assert load_config(tmp_path / "exp" / "c1.yaml").model == load_config("tiny").model  # eight are fine
     child.write_text("base: [tiny]\n")
     with pytest.raises(WavecrossError, match="config key base"):
         load_config(child)

@@ -388,8 +388,10 @@ def read_recipe(path: str | Path) -> tuple[dict[str, Any], list[Path]]:
     source: str | Path | None = path
     while source is not None:
         found = recipe_path(source)
-        if found.resolve() in (f.resolve() for f in files) or len(files) == _MAX_BASES:
-            raise WavecrossError(f"{files[0]}: its base chain loops or is deeper than {_MAX_BASES} files ({found}).")
+        if found.resolve() in (f.resolve() for f in files):
+            raise WavecrossError(f"{files[0]}: its base chain loops back to {found}; remove one of the base keys.")
+        if len(files) == _MAX_BASES:
+            raise WavecrossError(f"{files[0]}: its base chain is deeper than {_MAX_BASES} files; shorten it.")
         try:
             values = yaml.safe_load(found.read_text())
         except yaml.YAMLError as exc:
