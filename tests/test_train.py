@@ -273,7 +273,7 @@ def test_base_recipe_merges_section_by_section(tmp_path):
     with pytest.raises(WavecrossError, match="config key base"):
         load_config(child)
     child.write_text("base: no-such-recipe\n")
-    with pytest.raises(WavecrossError, match="no-such-recipe: config file not found"):
+    with pytest.raises(WavecrossError, match="child.yaml: config key base: no-such-recipe: config file not found"):
         load_config(child)
 
 

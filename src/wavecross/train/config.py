@@ -387,7 +387,12 @@ def read_recipe(path: str | Path) -> tuple[dict[str, Any], list[Path]]:
     chain: list[dict[str, Any]] = []
     source: str | Path | None = path
     while source is not None:
-        found = recipe_path(source)
+        try:
+            found = recipe_path(source)
+        except WavecrossError as exc:
+            if not files:
+                raise
+            raise WavecrossError(f"{files[-1]}: config key base: {exc}") from None
         if found.resolve() in (f.resolve() for f in files):
             raise WavecrossError(f"{files[0]}: its base chain loops back to {found}; remove one of the base keys.")
         if len(files) == _MAX_BASES:
