@@ -18,6 +18,10 @@ from torch import Tensor
 
 _SOBEL_X = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
 
+SHARED_EDGE = 100 / 255
+"""|∇| above which a pixel is an edge, on [0, 1] images: the 100 grey levels of ``bench/halo.py``, whose probe
+measures |∇| as the L2 norm and widens by a diamond; here it is the L1 norm (a little larger) and a square."""
+
 
 def sobel_magnitude(x: Tensor) -> Tensor:
     """|∂x| + |∂y| of a (B, 1, H, W) image with 3×3 Sobel kernels and replicate padding."""
@@ -39,10 +43,6 @@ def gradient_loss(fused: Tensor, ir: Tensor, vis: Tensor) -> Tensor:
 def gradient_overshoot_loss(fused: Tensor, ir: Tensor, vis: Tensor) -> Tensor:
     """Mean of relu(|∇F| − max(|∇IR|, |∇VIS|)): edge strength that neither source has (0 when F adds none)."""
     return F.relu(sobel_magnitude(fused) - torch.maximum(sobel_magnitude(ir), sobel_magnitude(vis))).mean()
-
-
-SHARED_EDGE = 100 / 255
-"""|∇| (Sobel, L1) above which a pixel is an edge, on [0, 1] images: ``bench/halo.py``'s 100 grey levels."""
 
 
 def intensity_overshoot_loss(fused: Tensor, ir: Tensor, vis: Tensor, radius: int = 0) -> Tensor:
