@@ -4,6 +4,7 @@ The training runs score 8 pairs per set to stay fast; a choice between finished 
 is made here on all of val/ (MSRS 40, TNO 26, LLVIP 20 pairs), fused as `wavecross fuse` fuses them.
 
     python bench/compare_val.py v2=wavecross-v2.safetensors v3=runs/v3/fusion/best.safetensors [--out cmp.json]
+    python bench/compare_val.py wavecross --precision fp32 bf16     # what the default precision changes
 """
 
 from __future__ import annotations
@@ -25,6 +26,12 @@ def main() -> None:
     parser.add_argument("weights", nargs="+", help="NAME=FILE (a model.safetensors), or a bundled model name")
     parser.add_argument("--roots", nargs="+", default=[str(VAL / s) for s in ("MSRS", "TNO", "LLVIP")])
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--precision",
+        nargs="+",
+        default=["fp32"],
+        help="fuse at each of these (fp32, the default as in training's validation; auto; bf16): NAME@PRECISION rows",
+    )
     parser.add_argument("--out", default=None, help="also write the JSON here")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -41,11 +48,19 @@ def main() -> None:
             model = wavecross.load_model(path, device="cpu")
         else:
             model = wavecross.load_model(device="cpu", weights=path)
-        start = time.perf_counter()
-        values = validator.evaluate(model)
-        result[name] = {"weights": path, "score": validator.score(values), "values": values}
-        shown = " ".join(f"{s}/{m} {values[s][m]:.4g}" for s in values for m in SHOWN)
-        print(f"{name}: score {result[name]['score']:.4f} ({time.perf_counter() - start:.0f} s) {shown}", flush=True)
+        for precision in args.precision:
+            label = name if len(args.precision) == 1 else f"{name}@{precision}"
+            start = time.perf_counter()
+            values = validator.evaluate(model, precision)
+            result[label] = {
+                "weights": path,
+                "precision": precision,
+                "score": validator.score(values),
+                "values": values,
+            }
+            shown = " ".join(f"{s}/{m} {values[s][m]:.4g}" for s in values for m in SHOWN)
+            took = time.perf_counter() - start
+            print(f"{label}: score {result[label]['score']:.4f} ({took:.0f} s) {shown}", flush=True)
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
 

@@ -6,7 +6,9 @@ reported, with the fastest and each one, since a shared virtual machine's timing
 conversion and automatic tiling included, model already loaded, after one call at that size (kept as
 ``first_seconds``: building kernels for new shapes). The folder figure runs the whole `wavecross fuse` command on
 a test set (model loading, reading, checking and writing included), writing into a temporary folder; the median
-of five runs.
+of five runs, at the CLI's default batch size. The host's reference speed (2048² matrix products, fp32 and bf16) is
+recorded before and after: a shared VM's speed varies from day to day (bf16: 776 GFLOP/s in issue 14, 410 on
+2026-12-03).
 
 On a GPU (``--device cuda``) the peak is also given as the GPU's peak allocated memory; ``--precision`` is
 that of ``wavecross.fuse`` (``auto`` by default, as for users; fp16 is GPU-only). ``--table`` prints the README's
@@ -103,12 +105,17 @@ def folder_rate(folder: Path, device: str, precision: str, batch_size: int) -> d
     }
 
 
+def _conditions(result: dict) -> str:
+    """The load, and the host's reference speed where the file records it (files before it do not)."""
+    text = f"load {result['load_1min_before']:.1f}"
+    host = result.get("matmul_gflops_per_s", {}).get("before")
+    return f"{text}; matmul {host['fp32']:.0f} / {host['bf16']:.0f} GFLOP/s fp32 / bf16" if host else text
+
+
 def table(paths: list[str]) -> str:
     """The README's speed table: one column per result file (its device, precision, threads and load)."""
     results = [json.loads(Path(p).read_text()) for p in paths]
-    header = [
-        f"{r['device']}, {r['precision']}, {r['threads']} threads (load {r['load_1min_before']:.1f})" for r in results
-    ]
+    header = [f"{r['device']}, {r['precision']}, {r['threads']} threads ({_conditions(r)})" for r in results]
     sizes = [(row["width"], row["height"]) for row in results[0]["latency"]]
     lines = ["| size | " + " | ".join(header) + " |", "|---|" + "---:|" * len(results)]
     for w, h in sizes:
@@ -131,7 +138,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default: %(default)s)")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"))
-    parser.add_argument("--batch-size", type=int, default=4, help="wavecross fuse --batch-size for the folder")
+    parser.add_argument(
+        "--batch-size", type=int, default=1, help="wavecross fuse --batch-size for the folder (default: the CLI's, 1)"
+    )
     parser.add_argument("--json", default=None, help="also write the JSON document here")
     parser.add_argument("--table", nargs="+", default=None, help="print the README table from these result files")
     parser.add_argument("--worker", nargs=3, type=int, metavar=("H", "W", "REPEATS"), help=argparse.SUPPRESS)
@@ -145,6 +154,9 @@ def main() -> None:
         print(json.dumps(latency(*args.worker, args.device, args.precision)))
         return
     load_before = os.getloadavg()[0]
+    from scaling import matmul_gflops  # bench/ is the script's folder, so on sys.path
+
+    host_before = {"fp32": matmul_gflops(), "bf16": matmul_gflops(dtype=torch.bfloat16)}
     rows = []
     for h, w in SIZES:
         repeats = 5 if h * w <= 1280 * 1024 else 1
@@ -187,6 +199,11 @@ def main() -> None:
         result["folder"] = sorted(folder_runs, key=lambda r: r["pairs_per_s"])[2]
         result["folder"]["pairs_per_s_each"] = [r["pairs_per_s"] for r in folder_runs]
     result["load_1min_after"] = os.getloadavg()[0]
+    # The host's own speed, before and after: figures from different days on a shared VM compare only through it.
+    result["matmul_gflops_per_s"] = {
+        "before": host_before,
+        "after": {"fp32": matmul_gflops(), "bf16": matmul_gflops(dtype=torch.bfloat16)},
+    }
     text = json.dumps(result, indent=2)
     print(text)
     if args.json:

@@ -8,7 +8,10 @@ network call, so FLOPs are counted for exactly the tensors that ran: ``FlopCount
 (4·B·heads·Nq·Nk·head_dim per call, since the counter misses the CPU attention kernel). A large plain
 ``torch.matmul`` timed in the same run gives the throughput the forward pass is compared with.
 
-    python bench/scaling.py [--plot out/scaling.png] [--config paper] [--precision auto] [--json out.json]
+The network is the shipped model's (``--config wavecross``: its stored configuration, random weights) unless
+``--config`` names a preset (``paper`` is v2's network, without the decoder's full-resolution additions).
+
+    python bench/scaling.py [--plot out/scaling.png] [--config wavecross|paper] [--precision auto] [--json out.json]
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ def worker(height: int, width: int, repeats: int, config: str, tile: int | None,
 
     torch.manual_seed(0)
     # Speed does not depend on the weights' values; channels-last as load_model gives it on the CPU.
-    model = WaveCross(config).eval().to(memory_format=torch.channels_last)
+    model = WaveCross(network_config(config)).eval().to(memory_format=torch.channels_last)
     shapes: list[tuple[int, ...]] = []
     model.register_forward_hook(lambda _m, inputs, _o: shapes.append(tuple(inputs[0].shape)))
     fuse = get_fuser("wavecross", model=model, device="cpu", tile=tile, precision=precision)
@@ -82,7 +85,7 @@ def flops_of_calls(config: str, calls: list[tuple[int, ...]]) -> dict[str, float
 
     from wavecross.nn import MultiHeadAttention, WaveCross
 
-    model = WaveCross(config).to("meta").eval()
+    model = WaveCross(network_config(config)).to("meta").eval()
     attention = [0.0]
 
     def count(_m: torch.nn.Module, inputs: tuple, _o: torch.Tensor) -> None:
@@ -110,9 +113,18 @@ def flops_of_calls(config: str, calls: list[tuple[int, ...]]) -> dict[str, float
     return {**totals, "total": totals["other"] + totals["attention"]}
 
 
-def matmul_gflops(n: int = 2048, repeats: int = 5) -> float:
-    """Best-of-``repeats`` fp32 ``torch.matmul`` throughput of an n×n product, in GFLOP/s."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
+def network_config(name: str) -> str | dict:
+    """A bundled model's stored configuration (``wavecross``), or a preset name left for ``WaveCross`` to resolve."""
+    from wavecross.hub import list_models, model_config
+
+    return model_config(name) if name in list_models() else name
+
+
+def matmul_gflops(n: int = 2048, repeats: int = 5, dtype: torch.dtype = torch.float32) -> float:
+    """Best-of-``repeats`` ``torch.matmul`` throughput of an n×n product, in GFLOP/s: the host's reference speed,
+    recorded beside every timing: a shared VM's speed varies from day to day (bf16: 776 GFLOP/s in issue 14, 410 on
+    2026-12-03)."""
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
     torch.matmul(a, b)
     best = min(_timed(lambda: torch.matmul(a, b)) for _ in range(repeats))
     return 2 * n**3 / best / 1e9
@@ -171,7 +183,11 @@ def plot(rows: list[dict], slopes: dict[str, float], path: Path, tile_above: int
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--plot", type=Path, default=ROOT / "out" / "scaling.png", help="where to draw the plot")
-    parser.add_argument("--config", default="paper", help="network preset (default: %(default)s)")
+    parser.add_argument(
+        "--config",
+        default="wavecross",
+        help="a bundled model's network (random weights) or a preset (default: %(default)s, the shipped one)",
+    )
     parser.add_argument("--tile", type=int, default=None, help="tile size passed to the fuser (0: never tile)")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default: %(default)s)")
     parser.add_argument("--precision", default="auto", help="auto (default), fp32 or bf16")
@@ -188,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.sizes:
         sizes = [(int(s.split("x")[1]), int(s.split("x")[0])) for s in args.sizes.split(",")]
     peak = matmul_gflops()
+    peak_bf16 = matmul_gflops(dtype=torch.bfloat16)
     rows = []
     for h, w in sizes:
         repeats = 5 if h * w <= 1024 * 768 else 2 if h * w <= 1920 * 1080 else 1
@@ -234,8 +251,9 @@ def main(argv: list[str] | None = None) -> int:
         "tile": args.tile,
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
-        "params": sum(p.numel() for p in WaveCross(args.config).parameters()),
+        "params": sum(p.numel() for p in WaveCross(network_config(args.config)).parameters()),
         "matmul_gflops_per_s": peak,
+        "matmul_bf16_gflops_per_s": peak_bf16,
         "slope_time_vs_pixels": slopes["time"],
         "slope_peak_memory_vs_pixels": slopes["memory"],
         "slope_memory_above_baseline_vs_pixels": slopes["memory_above_baseline"],

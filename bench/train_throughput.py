@@ -6,7 +6,11 @@ Options measured for the fusion stage: fp32 (NCHW), channels-last, bf16 autocast
 and torch.compile. Data loading is timed separately: batches from the real training set (decoded pairs in memory,
 random crops and flips), so it can be compared with the step time.
 
-    python bench/train_throughput.py [--steps 6] [--batch 8] [--crop 128] [--device cpu|cuda] [--json out.json]
+The network and loss are a recipe's (``--recipe``, default the shipped model's, ``wavecross-v3``; ``paper`` for the
+paper's network with the default loss, as files before 2026-12-03 were measured).
+
+    python bench/train_throughput.py [--recipe wavecross-v3|paper] [--steps 6] [--batch 8] [--crop 128]
+                                     [--device cpu|cuda] [--json out.json]
 
 Do not run it beside a training run: the figures would measure the contention.
 """
@@ -131,8 +135,11 @@ def cpu_name() -> str:
 
 
 def _worker(args: argparse.Namespace) -> dict:
+    from wavecross.train.config import load_config, parse_config
+
     stage, device, option = args.worker
-    return measure(stage, device, args.steps, args.batch, args.crop, **OPTIONS[option])
+    cfg = parse_config({"model": "paper"}) if args.recipe == "paper" else load_config(args.recipe)
+    return measure(stage, device, args.steps, args.batch, args.crop, cfg, **OPTIONS[option])
 
 
 def _run(args: argparse.Namespace, stage: str, device: str, option: str) -> dict:
@@ -149,6 +156,8 @@ def _run(args: argparse.Namespace, stage: str, device: str, option: str) -> dict
         str(args.batch),
         "--crop",
         str(args.crop),
+        "--recipe",
+        args.recipe,
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -158,6 +167,7 @@ def _run(args: argparse.Namespace, stage: str, device: str, option: str) -> dict
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--recipe", default="wavecross-v3", help="network and loss (default: %(default)s)")
     parser.add_argument("--steps", type=int, default=6)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--crop", type=int, default=128)
@@ -178,6 +188,7 @@ def main() -> None:
             results.append(_run(args, "fusion", device, option))
             print(json.dumps(results[-1]), flush=True)
     report = {
+        "recipe": args.recipe,
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "cpu": cpu_name(),

@@ -220,6 +220,7 @@ def test_tiny_network_through_the_benchmark(tmp_path: Path) -> None:
         metrics=["SF", "RankAgree"],
     )
     assert summary["kinds"] == {"wavecross": "ours", "mean": "classical"}
+    assert summary["precision"] == "fp32"  # scores that do not depend on the CPU, unless asked otherwise
     for name in NAMES:
         assert read_image(tmp_path / "r" / "fused" / "wavecross" / "Beta" / f"{name}.png").shape == SETS["Beta"]
     assert summary["per_set"]["Beta"]["timing"]["wavecross"]["ms_per_mp"] > 0

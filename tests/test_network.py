@@ -44,6 +44,14 @@ def test_wavecross_output_has_input_size(size):
     assert out.min() >= 0 and out.max() <= 1
 
 
+def test_forward_runs_on_the_meta_device():
+    """Shapes without compute (FLOP counting, bench/scaling.py): a device without autocast must not trip the
+    full-precision image path."""
+    net = WaveCross(TINY).to("meta").eval()
+    ir = torch.empty(1, 1, 64, 96, device="meta")
+    assert net(ir, ir).shape == (1, 1, 64, 96)
+
+
 def test_paper_config_forward_odd_size():
     net = WaveCross("paper").eval()
     with torch.no_grad():

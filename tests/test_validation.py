@@ -87,6 +87,20 @@ def test_evaluate_restores_training_mode(val_root):
     assert model.training
 
 
+def test_evaluate_fuses_at_the_precision_asked_for(val_root):
+    seen = []
+
+    class Recorder(_Fixed):
+        def forward(self, ir, vis):
+            seen.append(torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu"))
+            return super().forward(ir, vis)
+
+    v = FullImageValidator([val_root], metrics=["SD"], weights={"SD": 1.0}, max_pairs=1)
+    v.evaluate(Recorder("max"), "fp32")
+    v.evaluate(Recorder("max"), "bf16")
+    assert seen == [False, torch.bfloat16]
+
+
 def test_weights_must_name_computed_metrics(val_root):
     with pytest.raises(WavecrossError, match="Qabf"):
         FullImageValidator([val_root], metrics=["SD"], weights={"Qabf": 1.0})
@@ -98,6 +112,7 @@ def test_weights_must_name_computed_metrics(val_root):
         ({"metrics": ["SD", "Sharpness"]}, "validation.metrics"),
         ({"weights": {"Qabf": 1.0}, "metrics": ["SD"]}, "validation.weights"),
         ({"reference": "median"}, "validation.reference"),
+        ({"precision": "int8"}, "validation.precision"),
         ({"every": 0}, "validation.every"),
         ({"roots": ["/nonexistent/val"]}, "validation.roots"),
         ({"weights": ["SD"]}, "validation.weights"),

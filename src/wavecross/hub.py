@@ -49,15 +49,19 @@ def weights_path(name: str) -> Path:
     return path
 
 
-def parameter_count(name: str) -> int:
-    """Learnable parameters of a named model: its network built from the config stored with the weights, on the
-    meta device (no memory, no weights read)."""
+def model_config(name: str) -> dict:
+    """The network configuration stored with a named model's weights (its file's metadata; no weights read)."""
     from safetensors import safe_open
 
     with safe_open(str(weights_path(name)), framework="pt") as f:
-        config = json.loads((f.metadata() or {})["config"])
+        return json.loads((f.metadata() or {})["config"])
+
+
+def parameter_count(name: str) -> int:
+    """Learnable parameters of a named model: its network built from its stored config on the meta device (no
+    memory, no weights read)."""
     with torch.device("meta"):
-        return sum(p.numel() for p in WaveCross(config).parameters())
+        return sum(p.numel() for p in WaveCross(model_config(name)).parameters())
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:

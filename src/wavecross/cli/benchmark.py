@@ -54,6 +54,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="allow writing into a non-empty report folder")
     parser.add_argument("--weights", type=Path, default=None, help="network weights (default: the shipped model)")
     add_device(parser, "the network")
+    parser.add_argument(
+        "--precision",
+        default="fp32",
+        choices=("auto", "fp32", "bf16", "fp16"),
+        help="number format of the network (default: fp32, so that scores do not depend on the CPU; auto as for "
+        "wavecross fuse)",
+    )
     parser.add_argument("--grid-rows", type=int, default=4, help="images per set in the image grid")
     parser.add_argument(
         "--show",
@@ -93,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         weights=args.weights,
         device=args.device,
+        precision=args.precision,
         grid_rows=args.grid_rows,
         show=args.show,
         progress=not args.no_progress,

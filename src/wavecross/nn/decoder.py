@@ -23,7 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from .config import WaveCrossConfig
-from .encoder import conv3x3, upsample2x
+from .encoder import conv3x3, outside_autocast, upsample2x
 
 
 class FusionDecoder(nn.Module):
@@ -51,15 +51,21 @@ class FusionDecoder(nn.Module):
         x = upsample2x(self.conv2(x))
         x = upsample2x(self.conv3(x))
         x = upsample2x(self.conv4(x))
-        both = torch.cat((x, shallow_ir, shallow_vis), dim=1)
+        # Under autocast the shallow features come in fp32 (ModalityEncoder): the convolutions take them in their
+        # compute dtype, while the residual mixes add them, and the stream they start, at full precision.
+        # (Mixed-dtype elementwise ops are slow on the CPU: operands are cast to one dtype first.)
+        wide = shallow_ir.dtype
+        low_ir, low_vis = shallow_ir.to(x.dtype), shallow_vis.to(x.dtype)
+        both = torch.cat((x, low_ir, low_vis), dim=1)
+        x = self.conv5(both).to(wide)
         if self.skip_gate is None:
-            x = self.conv5(both) + shallow_ir + shallow_vis  # residual mix 2
-        else:
-            gate_ir, gate_vis = (2 * torch.sigmoid(self.skip_gate(both))).chunk(2, dim=1)
-            x = self.conv5(both) + gate_ir * shallow_ir + gate_vis * shallow_vis
+            x = x + shallow_ir + shallow_vis  # residual mix 2
+        else:  # x + 2σ(g_ir)·shallow_ir + 2σ(g_vis)·shallow_vis, in two passes over the full-resolution maps
+            gate_ir, gate_vis = (g.to(wide) for g in torch.sigmoid(self.skip_gate(both)).chunk(2, dim=1))
+            x = torch.addcmul(torch.addcmul(x, gate_ir, shallow_ir, value=2), gate_vis, shallow_vis, value=2)
         for block in self.refine:
-            x = block(x, shallow_ir, shallow_vis)
-        return torch.sigmoid(self.head(x))
+            x = block(x, low_ir, low_vis)
+        return torch.sigmoid(outside_autocast(self.head, x))
 
 
 class RefineBlock(nn.Module):
@@ -73,4 +79,6 @@ class RefineBlock(nn.Module):
         nn.init.zeros_(self.out.bias)
 
     def forward(self, x: Tensor, shallow_ir: Tensor, shallow_vis: Tensor) -> Tensor:
-        return x + self.out(self.mix(torch.cat((x, shallow_ir, shallow_vis), dim=1)))
+        """``shallow_*`` in the convolutions' compute dtype; ``x`` may be wider (fp32 under autocast) and stays so."""
+        mixed = torch.cat((x.to(shallow_ir.dtype), shallow_ir, shallow_vis), dim=1)
+        return x + self.out(self.mix(mixed)).to(x.dtype)

@@ -52,8 +52,22 @@ class ModalityEncoder(nn.Module):
         self.stages = nn.Sequential(*stages)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        shallow = self.shallow(x)
+        shallow = outside_autocast(self.shallow, x)
         return shallow, self.stages(shallow)
+
+
+def outside_autocast(module: nn.Module, x: Tensor) -> Tensor:
+    """``module(x)`` in fp32 even inside an autocast region (else as it is).
+
+    For the full-resolution image path (the shallow features and the fusion decoder's 1×1 head): bf16 keeps 8
+    significant bits, about the output's own 8-bit step, so rounding there moved the fused image and its edge
+    metrics (docs/speed.md, "bf16 and the image path"), while these layers cost a few percent of the pass.
+    """
+    device = x.device.type
+    if not (torch.amp.is_autocast_available(device) and torch.is_autocast_enabled(device)):  # e.g. the meta device
+        return module(x)
+    with torch.autocast(device, enabled=False):
+        return module(x.float())
 
 
 def upsample2x(x: Tensor) -> Tensor:

@@ -212,6 +212,7 @@ def run_benchmark(
     model: Any = None,
     weights: str | Path | None = None,
     device: str = "auto",
+    precision: str = "fp32",
     grid_rows: int = 4,
     show: Sequence[str] = (),
     progress: bool = True,
@@ -227,9 +228,15 @@ def run_benchmark(
     contain. A set is a sub-folder of ``data_dir`` with an IR and a visible folder (``ir/vi``, ``Ir/Vis``,
     ``infrared/visible``, ...; ``ir_dir``/``vis_dir`` name them otherwise). Everything that can be checked
     (options, sets, published outputs, the report folder, the weights) is checked before anything is written.
-    ``max_pixels``: see :func:`~wavecross.data.io.read_image`.
+    ``max_pixels``: see :func:`~wavecross.data.io.read_image`. ``precision``: the network's number format
+    (``wavecross fuse --precision``); fp32 by default, so that the scores do not depend on the CPU (bf16 moves
+    edge metrics such as Qabf and Nabf: docs/speed.md).
     """
+    from ..engine import PRECISIONS
     from ..inference import get_fuser
+
+    if precision not in PRECISIONS:
+        raise WavecrossError(f"unknown precision {precision!r}; use {', '.join(PRECISIONS)}.")
 
     started = time.perf_counter()
     data_dir, out_dir = Path(data_dir), Path(out_dir)
@@ -245,7 +252,7 @@ def run_benchmark(
     _check_sets(data_dir, folders, fused_dirs, progress, max_pixels)
     _check_output(out_dir, overwrite)
     kinds = _kinds(methods, fused_dirs)
-    fusers = {m: get_fuser(m, model=model, device=device, weights=weights) for m in methods}
+    fusers = {m: get_fuser(m, model=model, device=device, precision=precision, weights=weights) for m in methods}
     out_dir.mkdir(parents=True, exist_ok=True)
     summary: dict[str, Any] = {
         "created": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -254,6 +261,7 @@ def run_benchmark(
         "methods": methods,
         "fused": {k: str(v) for k, v in fused_dirs.items()},
         "kinds": kinds,
+        "precision": precision,
         "sets": set_names,
         "metrics": metric_names,
         "environment": _environment(),

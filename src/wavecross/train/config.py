@@ -102,7 +102,9 @@ class ValidationConfig:
     ``max_pairs`` > 0 keeps that many pairs per folder (evenly spaced by name; for quick proxy runs).
     ``metrics`` are computed under ``convention``; ``weights`` define the composite score that picks
     ``fusion/best.safetensors``, relative to the ``reference`` baseline (a classical method's name).
-    ``at_start`` also scores the network before its first step (the baseline of a warm start).
+    ``at_start`` also scores the network before its first step (the baseline of a warm start). ``precision`` is the
+    number format the pairs are fused in (``wavecross fuse --precision``); fp32 by default, so that a score does
+    not depend on the CPU it was computed on (bf16 moves edge metrics such as Qabf and Nabf: docs/speed.md).
     """
 
     roots: list[str] = field(default_factory=list)
@@ -113,6 +115,7 @@ class ValidationConfig:
     weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     reference: str = "max"
     at_start: bool = True
+    precision: str = "fp32"
 
 
 @dataclass
@@ -304,6 +307,7 @@ def _check_ranges(cfg: TrainConfig) -> None:
 
 def _check_validation(v: ValidationConfig) -> None:
     from ..baselines import BASELINES
+    from ..engine import PRECISIONS
     from ..metrics import CONVENTIONS, resolve
 
     if v.convention not in CONVENTIONS:
@@ -319,6 +323,8 @@ def _check_validation(v: ValidationConfig) -> None:
         raise WavecrossError(f"config key validation.reference: choose one of {', '.join(BASELINES)}.")
     if v.max_pairs < 0:
         raise WavecrossError(f"config key validation.max_pairs: must be 0 (all) or more, got {v.max_pairs}.")
+    if v.precision not in PRECISIONS:
+        raise WavecrossError(f"config key validation.precision: choose one of {', '.join(PRECISIONS)}.")
 
 
 def recipe_path(name_or_path: str | Path) -> Path:

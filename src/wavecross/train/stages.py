@@ -193,7 +193,7 @@ def _full_validation(cfg: TrainConfig, out: Path) -> FullValidation | None:
     validator = FullImageValidator(v.roots, v.metrics, v.weights, v.reference, v.max_pairs, v.convention)
 
     def evaluate(module: nn.Module) -> dict[str, float]:
-        values = validator.evaluate(module.net)
+        values = validator.evaluate(module.net, v.precision)
         return {**flatten(values), "score": validator.score(values)}
 
     def save_best(module: nn.Module, values: dict) -> None:

@@ -73,14 +73,15 @@ def _set_label(root: Path) -> str:
     return root.resolve().name
 
 
-def fuse_u8(model: nn.Module, ir: np.ndarray, vis: np.ndarray) -> np.ndarray:
-    """Fuse two 0–255 luminance images with ``model`` as ``wavecross fuse`` would; 0–255 uint8 result."""
+def fuse_u8(model: nn.Module, ir: np.ndarray, vis: np.ndarray, precision: str = "auto") -> np.ndarray:
+    """Fuse two 0–255 luminance images with ``model`` as ``wavecross fuse`` would (``precision`` as its option);
+    0–255 uint8 result."""
     from ..inference import fuse_tensors
 
     device = next(model.parameters()).device
     a = torch.from_numpy(ir.astype(np.float32) / np.float32(255.0))[None, None].to(device)
     b = torch.from_numpy(vis.astype(np.float32) / np.float32(255.0))[None, None].to(device)
-    fused = fuse_tensors(model, a, b)[0, 0].numpy()
+    fused = fuse_tensors(model, a, b, precision=precision)[0, 0].numpy()
     return np.clip(np.rint(fused * 255.0), 0, 255).astype(np.uint8)
 
 
@@ -209,14 +210,18 @@ class FullImageValidator:
         return values
 
     @torch.no_grad()
-    def evaluate(self, model: nn.Module) -> dict[str, dict[str, float]]:
-        """``{set: {metric: mean}}`` of ``model`` (put in eval mode for the call, its mode restored after)."""
+    def evaluate(self, model: nn.Module, precision: str = "fp32") -> dict[str, dict[str, float]]:
+        """``{set: {metric: mean}}`` of ``model`` (put in eval mode for the call, its mode restored after), fused
+        at ``precision`` (``wavecross fuse --precision``; fp32 by default, as ``validation.precision``)."""
         was_training = model.training
         model.eval()
         try:
             return {
                 s.name: score_set(
-                    [fuse_u8(model, a, b) for a, b in zip(s.irs, s.viss, strict=True)], s, self.metrics, self.convention
+                    [fuse_u8(model, a, b, precision) for a, b in zip(s.irs, s.viss, strict=True)],
+                    s,
+                    self.metrics,
+                    self.convention,
                 )
                 for s in self.sets
             }
