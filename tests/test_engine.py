@@ -61,7 +61,7 @@ def test_tiles_go_through_the_network_several_at_a_time(tiny_model, monkeypatch)
     calls = []
     forward = tiny_model.forward
     monkeypatch.setattr(tiny_model, "forward", lambda a, b: calls.append(a.shape) or forward(a, b))
-    monkeypatch.setattr(engine, "TILE_BATCH_PIXELS", 3 * 160 * 160)
+    monkeypatch.setattr(engine, "CPU_TILE_BATCH_PIXELS", 3 * 160 * 160)
     ir, vis = torch.rand(1, 1, 300, 400), torch.rand(1, 1, 300, 400)
     fuse_tensors(tiny_model, ir, vis, tile=160, overlap=48, precision="fp32")
     ys, th = tile_grid(300, 160, 48, tiny_model.config.size_multiple)
@@ -74,7 +74,7 @@ def test_batched_tiles_equal_tiles_one_at_a_time(tiny_model, monkeypatch):
     torch.manual_seed(1)
     ir, vis = torch.rand(2, 1, 200, 330), torch.rand(2, 1, 200, 330)
     together = fuse_tensors(tiny_model, ir, vis, tile=128, overlap=32, precision="fp32")
-    monkeypatch.setattr(engine, "TILE_BATCH_PIXELS", 1)
+    monkeypatch.setattr(engine, "CPU_TILE_BATCH_PIXELS", 1)
     alone = fuse_tensors(tiny_model, ir, vis, tile=128, overlap=32, precision="fp32")
     assert torch.allclose(together, alone, atol=1e-5)
 
@@ -130,7 +130,7 @@ def test_bf16_autocast_keeps_the_image_path_in_fp32():
 
 # Precision bound (issue: faster paths must keep the 8-bit output within 0.5 grey levels on average). Measured on
 # this pair: 0.21 mean, 2 max with v2; 0.17 mean, 3 max with v3 (bench/results/cpu/precision.json has more pairs;
-# bench/results/cpu-v3/precision.json for v3 with the fp32 image path, 0.22 mean over six pairs).
+# bench/results/cpu/precision_v3.json for v3 with the fp32 image path, 0.22 mean over six pairs).
 BF16_MEAN_BOUND = 0.5
 
 

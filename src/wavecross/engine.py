@@ -36,9 +36,13 @@ AUTO_TILE_PIXELS = 640 * 512
 #: Largest tile side aimed at when tiling automatically, and the least overlap between neighbouring tiles.
 DEFAULT_TILE = 512
 DEFAULT_OVERLAP = 32
-#: Tiles are fused this many pixels at a time. On the 2-core CPU this is no faster than one tile per pass (4K: 7.3 s
-#: either way); it gives a GPU larger batches.
+#: Tiles are fused this many pixels at a time on a GPU (larger batches) ...
 TILE_BATCH_PIXELS = 1024 * 1024
+#: ... and on the CPU, two default tiles: the fp32 maps of the image path (16 channels) then stay under the 32 MiB
+#: that glibc serves from the heap kept by :func:`~wavecross.allocator.retain_freed_memory`; four tiles per pass
+#: mapped 60–130 MB blocks afresh on every pass (89,000 page faults per 1280×1024 fusion, 6–14 % slower), one tile
+#: per pass used the cores less well (docs/speed.md).
+CPU_TILE_BATCH_PIXELS = 2 * DEFAULT_TILE * DEFAULT_TILE
 
 
 @functools.cache
@@ -139,7 +143,8 @@ def fuse_tensors(
     out = torch.zeros(batch, 1, h, w)
     weight = torch.zeros(1, 1, h, w)
     windows = [(y, x) for y in ys for x in xs]
-    per_pass = max(1, TILE_BATCH_PIXELS // (th * tw * batch))
+    budget = CPU_TILE_BATCH_PIXELS if device.type == "cpu" else TILE_BATCH_PIXELS
+    per_pass = max(1, budget // (th * tw * batch))
     for k in range(0, len(windows), per_pass):
         chunk = windows[k : k + per_pass]
         pieces = run(
