@@ -1,4 +1,4 @@
-"""Flags shared by several commands, defined once: ``--max-pixels``, ``--threads``, ``--device``,
+"""Flags shared by several commands, defined once: ``--max-pixels``, ``--threads``, ``--device``, ``--precision``,
 ``--no-progress``, and ``--data ROOT`` with ``--ir-dir``/``--vis-dir`` for a data-set root."""
 
 from __future__ import annotations
@@ -54,6 +54,18 @@ def apply_threads(args: argparse.Namespace) -> None:
 
         if torch.get_num_threads() > 1:  # 50 ms of measuring, only where there is something to reduce
             set_threads(min(torch.get_num_threads(), idle_cores()))
+
+
+def add_precision(parser: argparse.ArgumentParser, default: str, why: str) -> None:
+    """``--precision``, the network's number format (:data:`wavecross.engine.PRECISIONS`); ``why`` explains the
+    command's default."""
+    parser.add_argument(
+        "--precision",
+        default=default,
+        choices=("auto", "fp32", "bf16", "fp16"),
+        help=f"number format of the network: {why}; auto: bf16 on CPUs with native bf16, fp16 on CUDA, else fp32 "
+        "(docs/speed.md); fp16 is GPU only",
+    )
 
 
 def add_device(parser: argparse.ArgumentParser, what: str = "") -> None:

@@ -14,6 +14,7 @@ from ._common import (
     add_device,
     add_folder_names,
     add_max_pixels,
+    add_precision,
     add_progress,
     comma_list,
     max_pixels,
@@ -54,13 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="allow writing into a non-empty report folder")
     parser.add_argument("--weights", type=Path, default=None, help="network weights (default: the shipped model)")
     add_device(parser, "the network")
-    parser.add_argument(
-        "--precision",
-        default="fp32",
-        choices=("auto", "fp32", "bf16", "fp16"),
-        help="number format of the network (default: fp32, so that scores do not depend on the CPU; auto as for "
-        "wavecross fuse)",
-    )
+    add_precision(parser, "fp32", "fp32 by default, so that scores do not depend on the CPU")
     parser.add_argument("--grid-rows", type=int, default=4, help="images per set in the image grid")
     parser.add_argument(
         "--show",

@@ -9,7 +9,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ._common import add_device, add_max_pixels, add_pair_root, add_progress, max_pixels, pair_inputs
+from ._common import (
+    add_device,
+    add_max_pixels,
+    add_pair_root,
+    add_precision,
+    add_progress,
+    max_pixels,
+    pair_inputs,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,13 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="wavecross", help="name of a bundled model (see wavecross models)")
     parser.add_argument("--weights", default=None, help="a model.safetensors from `wavecross train` instead")
     add_device(parser)
-    parser.add_argument(
-        "--precision",
-        default="auto",
-        choices=("auto", "fp32", "bf16", "fp16"),
-        help="number format of the network: auto (default: bf16 on CPUs with native bf16, fp16 on CUDA, else "
-        "fp32; see docs/speed.md), fp32, bf16, or fp16 (GPU only)",
-    )
+    add_precision(parser, "auto", "auto (default), fp32, bf16 or fp16")
     parser.add_argument(
         "--tile",
         type=int,
