@@ -221,6 +221,7 @@ def test_tiny_network_through_the_benchmark(tmp_path: Path) -> None:
     )
     assert summary["kinds"] == {"wavecross": "ours", "mean": "classical"}
     assert summary["precision"] == "fp32"  # scores that do not depend on the CPU, unless asked otherwise
+    assert "network in <code>fp32</code>" in (tmp_path / "r" / "index.html").read_text()
     for name in NAMES:
         assert read_image(tmp_path / "r" / "fused" / "wavecross" / "Beta" / f"{name}.png").shape == SETS["Beta"]
     assert summary["per_set"]["Beta"]["timing"]["wavecross"]["ms_per_mp"] > 0

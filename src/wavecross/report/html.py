@@ -104,7 +104,8 @@ def write_index(
         f"<p>{html.escape(summary['created'])} · data <code>{html.escape(summary['data'])}</code> · "
         f"metric convention <code>{html.escape(summary['convention'])}</code> · "
         f"{len(summary['methods'])} methods run here, {len(summary['fused'])} loaded from fused outputs</p>",
-        f"<p>{html.escape(env['cpu'])} · {env['threads']} torch threads · torch {html.escape(env['torch'])}</p>",
+        f"<p>{html.escape(env['cpu'])} · {env['threads']} torch threads · torch {html.escape(env['torch'])} · "
+        f"network in <code>{html.escape(summary.get('precision', 'auto'))}</code></p>",
         f"<nav>{nav}</nav></header><main>",
     ]
     for name in sets:
