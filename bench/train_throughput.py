@@ -135,10 +135,10 @@ def cpu_name() -> str:
 
 
 def _worker(args: argparse.Namespace) -> dict:
-    from wavecross.train.config import load_config, parse_config
+    from wavecross.train.config import load_config
 
     stage, device, option = args.worker
-    cfg = parse_config({"model": "paper"}) if args.recipe == "paper" else load_config(args.recipe)
+    cfg = None if args.recipe == "paper" else load_config(args.recipe)  # None: measure()'s paper model
     return measure(stage, device, args.steps, args.batch, args.crop, cfg, **OPTIONS[option])
 
 

@@ -240,6 +240,7 @@ def test_tiny_network_through_the_benchmark(tmp_path: Path) -> None:
         (["--sets", "Gamma"], "Gamma"),
         (["-o", "{root}/busy"], "not empty"),
         (["--convention", "matlab"], "unknown --convention"),
+        (["--precision", "fp16", "--device", "cpu"], "not supported on the CPU"),
         (["--metrics", ","], "names no metric"),
         (["--fused", "Peer={root}/peer"], "missing fused image(s): {root}/peer/Alpha/00002.*"),
         (["--max-pixels", "1000"], "over the limit"),

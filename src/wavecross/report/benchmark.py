@@ -232,11 +232,11 @@ def run_benchmark(
     (``wavecross fuse --precision``); fp32 by default, so that the scores do not depend on the CPU (bf16 moves
     edge metrics such as Qabf and Nabf: docs/speed.md).
     """
-    from ..engine import PRECISIONS
+    from ..engine import resolve_precision
+    from ..hub import resolve_device
     from ..inference import get_fuser
 
-    if precision not in PRECISIONS:
-        raise WavecrossError(f"unknown precision {precision!r}; use {', '.join(PRECISIONS)}.")
+    resolve_precision(precision, resolve_device(device))  # an unknown name, or fp16 on a CPU: refused before writing
 
     started = time.perf_counter()
     data_dir, out_dir = Path(data_dir), Path(out_dir)
