@@ -155,3 +155,22 @@ def test_training_keeps_the_best_checkpoint_by_score(val_root, tmp_path):
     again = [json.loads(line) for line in (out / "fusion" / "metrics.jsonl").read_text().splitlines()]
     keys = [(r["split"], r["step"]) for r in again]
     assert len(keys) == len(set(keys))
+
+
+def test_fp16_validation_on_the_cpu_is_refused_before_the_first_step(val_root, tmp_path, capsys):
+    values = yaml.safe_load((ROOT / "src" / "wavecross" / "configs" / "tiny.yaml").read_text())
+    values["run"]["device"] = "cpu"
+    values["validation"] = {
+        "roots": [str(val_root)],
+        "every": 3,
+        "metrics": ["SD"],
+        "weights": {"SD": 1.0},
+        "precision": "fp16",
+    }
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text(yaml.safe_dump(values))
+    out = tmp_path / "run"
+    assert main(["train", str(cfg), "--out", str(out), "--no-progress"]) != 0
+    err = capsys.readouterr().err
+    assert "validation.precision: fp16 cannot run on the cpu" in err and "Traceback" not in err
+    assert not out.exists()  # refused before any stage wrote its config or a checkpoint

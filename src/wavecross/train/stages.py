@@ -221,6 +221,7 @@ def train(
     if max_steps is not None:
         cfg.pretrain.steps = cfg.fusion.steps = max_steps
     device = pick_device(cfg.run.device)
+    _check_validation_precision(cfg, stage, device)
     group = init_distributed(device)
     torch.manual_seed(cfg.run.seed)
     trained: dict[str, nn.Module] = {}
@@ -243,6 +244,22 @@ def train(
     finally:
         cleanup()
     return trained
+
+
+def _check_validation_precision(cfg: TrainConfig, stage: str, device: torch.device) -> None:
+    """Refuse a ``validation.precision`` the training device cannot run (fp16 on a CPU) before the first step,
+    not at the first validation, hours into the run."""
+    if not cfg.validation.roots or "fusion" not in stages_to_run(cfg, stage):
+        return
+    from ..engine import resolve_precision
+
+    try:
+        resolve_precision(cfg.validation.precision, device)
+    except WavecrossError:
+        raise WavecrossError(
+            f"config key validation.precision: {cfg.validation.precision} cannot run on the {device.type} this run "
+            "trains on; use fp32 (the default), bf16 or auto."
+        ) from None
 
 
 def stages_to_run(cfg: TrainConfig, stage: str) -> tuple[str, ...]:
