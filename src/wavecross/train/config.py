@@ -346,6 +346,11 @@ def recipes() -> list[str]:
     return sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml"))
 
 
+def preset_mapping(name: str) -> dict[str, Any]:
+    """``model: NAME`` as the mapping it stands for: the preset as it is, no field changed."""
+    return {"preset": name}
+
+
 def apply_overrides(values: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
     """``key.sub=value`` strings applied to a config mapping; values are read as YAML (``3``, ``1e-4``, ``[a, b]``,
     ``true``). Keys and values are then validated with the rest of the config by :func:`parse_config`."""
@@ -363,8 +368,7 @@ def apply_overrides(values: dict[str, Any], overrides: Sequence[str]) -> dict[st
         for depth, part in enumerate(parts[:-1]):
             child = node.get(part)
             if child is None or isinstance(child, str) and part == "model" and depth == 0:
-                # ``model: paper`` becomes a mapping so a field can be overridden
-                child = {} if child is None else {"preset": child}
+                child = {} if child is None else preset_mapping(child)  # so a field of ``model: paper`` can be set
                 node[part] = child
             if not isinstance(child, dict):
                 raise WavecrossError(f"--set {item!r}: {'.'.join(parts[: depth + 1])} is not a section.")
@@ -420,7 +424,7 @@ def read_recipe(path: str | Path) -> tuple[dict[str, Any], list[Path]]:
     merged: dict[str, Any] = {}
     for values in reversed(chain):
         if isinstance(values.get("model"), str):
-            values = {**values, "model": {"preset": values["model"]}}  # ``model: tiny`` is the tiny preset as is
+            values = {**values, "model": preset_mapping(values["model"])}
         if isinstance(values.get("model"), dict) and "preset" in values["model"]:
             merged.pop("model", None)  # naming a preset starts the network over, not from the base's fields
         merged = merge_sections(merged, values)
